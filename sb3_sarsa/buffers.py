@@ -1,0 +1,302 @@
+"""
+Replay buffers that store the next action ``a'`` next to each transition.
+
+SARSA needs ``(s, a, r, s', a', done)``: SB3's buffers store everything but ``a'``.
+:class:`SarsaReplayBuffer` and :class:`DictSarsaReplayBuffer` add a ``next_actions`` array,
+fill it from :meth:`add` and return it with every sample. Both also compute n-step returns
+(``n_steps > 1``), bootstrapping from the ``a'`` stored with the last step of the window.
+"""
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.buffers import DictReplayBuffer, ReplayBuffer
+from stable_baselines3.common.type_aliases import TensorDict
+from stable_baselines3.common.vec_env import VecNormalize
+
+
+class SarsaReplayBufferSamples(NamedTuple):
+    """A batch of SARSA transitions; ``discounts`` is ``None`` for 1-step returns."""
+
+    observations: th.Tensor
+    actions: th.Tensor
+    next_observations: th.Tensor
+    dones: th.Tensor
+    rewards: th.Tensor
+    next_actions: th.Tensor
+    discounts: th.Tensor | None = None
+
+
+class DictSarsaReplayBufferSamples(NamedTuple):
+    """A batch of SARSA transitions with dict observations."""
+
+    observations: TensorDict
+    actions: th.Tensor
+    next_observations: TensorDict
+    dones: th.Tensor
+    rewards: th.Tensor
+    next_actions: th.Tensor
+    discounts: th.Tensor | None = None
+
+
+def n_step_window(
+    dones: np.ndarray,
+    timeouts: np.ndarray,
+    batch_inds: np.ndarray,
+    env_indices: np.ndarray,
+    n_steps: int,
+    last_written: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Cut each n-step window at the first episode end.
+
+    The window that starts at ``batch_inds[i]`` in env ``env_indices[i]`` holds at most
+    ``n_steps`` transitions; it ends early, inclusively, at the first transition that ended
+    an episode (terminated or truncated) and at ``last_written``, the newest transition,
+    beyond which the buffer holds older data or nothing. So a window never mixes episodes.
+
+    :param dones: episode ends (termination or truncation), shape ``(buffer_size, n_envs)``
+    :param timeouts: truncations, shape ``(buffer_size, n_envs)``
+    :param batch_inds: first index of each window, shape ``(batch_size,)``
+    :param env_indices: env of each window, shape ``(batch_size,)``
+    :param n_steps: the largest window
+    :param last_written: index of the newest transition in the buffer
+    :return: the buffer indices of each window, shape ``(batch_size, n_steps)`` (entries past
+        the window's end are unused), and the window lengths, shape ``(batch_size,)``, in ``[1, n_steps]``
+    """
+    buffer_size = dones.shape[0]
+    indices = (batch_inds[:, None] + np.arange(n_steps)) % buffer_size
+    envs = env_indices[:, None]
+    ends = np.logical_or(dones[indices, envs], timeouts[indices, envs]) | (indices == last_written)
+    lengths = np.where(ends.any(axis=1), ends.argmax(axis=1), n_steps - 1) + 1
+    return indices, lengths
+
+
+def n_step_return(reward_seqs: np.ndarray, lengths: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Discounted sum of the first ``lengths[i]`` rewards of each row, and the bootstrap discount.
+
+    :param reward_seqs: rewards of each window, shape ``(batch_size, n_steps)``
+    :param lengths: window lengths, shape ``(batch_size,)``
+    :param gamma: discount factor
+    :return: ``sum_{j < k} gamma ** j * r_j`` and ``gamma ** k`` with ``k = lengths[i]``,
+        both of shape ``(batch_size, 1)`` and dtype float32
+    """
+    steps = np.arange(reward_seqs.shape[1])
+    mask = steps[None, :] < lengths[:, None]
+    returns = (reward_seqs * (gamma**steps) * mask).sum(axis=1, keepdims=True)
+    discounts = gamma ** lengths.reshape(-1, 1)
+    return returns.astype(np.float32), discounts.astype(np.float32)
+
+
+class _NextActionStorage:
+    """
+    What the SARSA buffers share: the ``next_actions`` array and the sampling windows.
+
+    Mixed into subclasses of SB3's :class:`ReplayBuffer` and :class:`DictReplayBuffer`.
+    """
+
+    actions: np.ndarray
+    next_actions: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    timeouts: np.ndarray
+    pos: int
+    full: bool
+    buffer_size: int
+    n_envs: int
+    action_dim: int
+    n_steps: int
+    gamma: float
+
+    def _init_next_actions(self, n_steps: int, gamma: float, optimize_memory_usage: bool) -> None:
+        if optimize_memory_usage:
+            raise ValueError(
+                "SARSA replay buffers do not support optimize_memory_usage=True: "
+                "the next action at a truncation is not the next stored action."
+            )
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
+        self.n_steps = n_steps
+        self.gamma = gamma
+
+    def _store_next_action(self, next_action: np.ndarray | None) -> None:
+        if next_action is None:
+            raise ValueError(
+                f"{type(self).__name__}.add() needs next_action, the action executed next in each env "
+                "(or drawn at the terminal observation of a truncated episode)."
+            )
+        self.next_actions[self.pos] = np.asarray(next_action).reshape((self.n_envs, self.action_dim))
+
+    def _window(
+        self, batch_inds: np.ndarray, env: VecNormalize | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """
+        Pick an env for each sample and the transition to bootstrap from.
+
+        :return: env indices, last index of each (n-step) window, (n-step) normalized rewards,
+            dones (terminations only), discounts (``None`` for 1-step: the algorithm uses its gamma)
+        """
+        env_indices = np.random.randint(0, high=self.n_envs, size=(len(batch_inds),))
+        if self.n_steps == 1:
+            last_inds = batch_inds
+            rewards = self._normalize_reward(self.rewards[batch_inds, env_indices].reshape(-1, 1), env)
+            discounts = None
+        else:
+            indices, lengths = n_step_window(
+                self.dones,
+                self.timeouts,
+                batch_inds,
+                env_indices,
+                self.n_steps,
+                last_written=(self.pos - 1) % self.buffer_size,
+            )
+            reward_seqs = self._normalize_reward(self.rewards[indices, env_indices[:, None]], env)
+            rewards, discounts = n_step_return(reward_seqs, lengths, self.gamma)
+            last_inds = indices[np.arange(len(batch_inds)), lengths - 1]
+        dones = self.dones[last_inds, env_indices] * (1.0 - self.timeouts[last_inds, env_indices])
+        return env_indices, last_inds, rewards, dones.reshape(-1, 1), discounts
+
+    if TYPE_CHECKING:  # provided by SB3's BaseBuffer
+
+        @staticmethod
+        def _normalize_reward(reward: np.ndarray, env: VecNormalize | None = None) -> np.ndarray: ...
+
+
+class SarsaReplayBuffer(_NextActionStorage, ReplayBuffer):
+    """
+    Replay buffer for SARSA: SB3's :class:`ReplayBuffer` plus the next action ``a'``.
+
+    :param buffer_size: Max number of element in the buffer
+    :param observation_space: Observation space
+    :param action_space: Action space
+    :param device: PyTorch device
+    :param n_envs: Number of parallel environments
+    :param optimize_memory_usage: Not supported, must be ``False``
+    :param handle_timeout_termination: Handle timeout termination (due to timelimit)
+        separately and treat the task as infinite horizon task.
+    :param n_steps: Number of steps of the n-step return (1: one-step TD target)
+    :param gamma: Discount factor, used for n-step returns only
+    """
+
+    def __init__(
+        self,
+        buffer_size: int,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        device: th.device | str = "auto",
+        n_envs: int = 1,
+        optimize_memory_usage: bool = False,
+        handle_timeout_termination: bool = True,
+        n_steps: int = 1,
+        gamma: float = 0.99,
+    ):
+        self._init_next_actions(n_steps, gamma, optimize_memory_usage)
+        super().__init__(buffer_size, observation_space, action_space, device, n_envs, False, handle_timeout_termination)
+        self.next_actions = np.zeros_like(self.actions)
+
+    def add(  # type: ignore[override]
+        self,
+        obs: np.ndarray,
+        next_obs: np.ndarray,
+        action: np.ndarray,
+        reward: np.ndarray,
+        done: np.ndarray,
+        infos: list[dict[str, Any]],
+        next_action: np.ndarray | None = None,
+    ) -> None:
+        """
+        Add one step of every env.
+
+        :param next_action: the action executed next in each env (at a truncation: the action
+            drawn at the terminal observation), shape ``(n_envs,)``
+        """
+        self._store_next_action(next_action)
+        super().add(obs, next_obs, action, reward, done, infos)
+
+    def sample(self, batch_size: int, env: VecNormalize | None = None) -> SarsaReplayBufferSamples:  # type: ignore[override]
+        return super().sample(batch_size, env)  # type: ignore[return-value]
+
+    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> SarsaReplayBufferSamples:  # type: ignore[override]
+        env_indices, last_inds, rewards, dones, discounts = self._window(batch_inds, env)
+        return SarsaReplayBufferSamples(
+            observations=self.to_torch(self._normalize_obs(self.observations[batch_inds, env_indices], env)),  # type: ignore[arg-type]
+            actions=self.to_torch(self.actions[batch_inds, env_indices]),
+            next_observations=self.to_torch(self._normalize_obs(self.next_observations[last_inds, env_indices], env)),  # type: ignore[arg-type]
+            dones=self.to_torch(dones),
+            rewards=self.to_torch(rewards),
+            next_actions=self.to_torch(self.next_actions[last_inds, env_indices]),
+            discounts=None if discounts is None else self.to_torch(discounts),
+        )
+
+
+class DictSarsaReplayBuffer(_NextActionStorage, DictReplayBuffer):
+    """
+    Replay buffer for SARSA with dict observations: SB3's :class:`DictReplayBuffer` plus ``a'``.
+
+    :param buffer_size: Max number of element in the buffer
+    :param observation_space: Observation space
+    :param action_space: Action space
+    :param device: PyTorch device
+    :param n_envs: Number of parallel environments
+    :param optimize_memory_usage: Not supported, must be ``False``
+    :param handle_timeout_termination: Handle timeout termination (due to timelimit)
+        separately and treat the task as infinite horizon task.
+    :param n_steps: Number of steps of the n-step return (1: one-step TD target)
+    :param gamma: Discount factor, used for n-step returns only
+    """
+
+    def __init__(
+        self,
+        buffer_size: int,
+        observation_space: spaces.Dict,
+        action_space: spaces.Space,
+        device: th.device | str = "auto",
+        n_envs: int = 1,
+        optimize_memory_usage: bool = False,
+        handle_timeout_termination: bool = True,
+        n_steps: int = 1,
+        gamma: float = 0.99,
+    ):
+        self._init_next_actions(n_steps, gamma, optimize_memory_usage)
+        super().__init__(buffer_size, observation_space, action_space, device, n_envs, False, handle_timeout_termination)
+        self.next_actions = np.zeros_like(self.actions)
+
+    def add(  # type: ignore[override]
+        self,
+        obs: dict[str, np.ndarray],
+        next_obs: dict[str, np.ndarray],
+        action: np.ndarray,
+        reward: np.ndarray,
+        done: np.ndarray,
+        infos: list[dict[str, Any]],
+        next_action: np.ndarray | None = None,
+    ) -> None:
+        """
+        Add one step of every env.
+
+        :param next_action: the action executed next in each env (at a truncation: the action
+            drawn at the terminal observation), shape ``(n_envs,)``
+        """
+        self._store_next_action(next_action)
+        super().add(obs, next_obs, action, reward, done, infos)
+
+    def sample(self, batch_size: int, env: VecNormalize | None = None) -> DictSarsaReplayBufferSamples:  # type: ignore[override]
+        return super().sample(batch_size, env)  # type: ignore[return-value]
+
+    def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> DictSarsaReplayBufferSamples:  # type: ignore[override]
+        env_indices, last_inds, rewards, dones, discounts = self._window(batch_inds, env)
+        obs = self._normalize_obs({key: obs[batch_inds, env_indices] for key, obs in self.observations.items()}, env)
+        next_obs = self._normalize_obs({key: obs[last_inds, env_indices] for key, obs in self.next_observations.items()}, env)
+        assert isinstance(obs, dict) and isinstance(next_obs, dict)
+        return DictSarsaReplayBufferSamples(
+            observations={key: self.to_torch(value) for key, value in obs.items()},
+            actions=self.to_torch(self.actions[batch_inds, env_indices]),
+            next_observations={key: self.to_torch(value) for key, value in next_obs.items()},
+            dones=self.to_torch(dones),
+            rewards=self.to_torch(rewards),
+            next_actions=self.to_torch(self.next_actions[last_inds, env_indices]),
+            discounts=None if discounts is None else self.to_torch(discounts),
+        )

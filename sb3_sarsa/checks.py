@@ -1,0 +1,137 @@
+"""Checks of user input that raise an error naming the problem before any work is done."""
+
+import inspect
+from typing import Any
+
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+
+from sb3_sarsa.policies import SarsaPolicy
+
+#: Observation spaces that SB3's networks and buffers handle (Dict: of these, not nested).
+SUPPORTED_OBSERVATION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
+# Policy arguments that the algorithm passes itself.
+_SET_BY_ALGORITHM = {"self", "observation_space", "action_space", "lr_schedule"}
+
+
+def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
+    """
+    :raises ValueError: if SARSA cannot act in these spaces
+    """
+    if not isinstance(action_space, spaces.Discrete):
+        raise ValueError(
+            f"SARSA needs a Discrete action space (one Q-value per action), got {action_space}. "
+            "For Box actions use SAC or TD3; a MultiDiscrete or MultiBinary space needs a wrapper "
+            "that flattens it into one Discrete space."
+        )
+    if int(action_space.start) != 0:
+        raise ValueError(
+            f"SARSA needs a Discrete action space that starts at 0, got {action_space}: "
+            "the Q-network's outputs are indexed 0..n-1. Wrap the env to shift its actions."
+        )
+    inner = observation_space.spaces.values() if isinstance(observation_space, spaces.Dict) else [observation_space]
+    for space in inner:
+        if not isinstance(space, SUPPORTED_OBSERVATION_SPACES):
+            names = ", ".join(cls.__name__ for cls in SUPPORTED_OBSERVATION_SPACES)
+            raise ValueError(
+                f"SARSA cannot handle the observation space {observation_space}: "
+                f"supported are {names} and a Dict of these (not nested)."
+            )
+
+
+def _check_range(name: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}.")
+    if not (low < value <= high if low_open else low <= value <= high):
+        interval = f"{'(' if low_open else '['}{low}, {high}]"
+        raise ValueError(f"{name} must be in {interval}, got {value}.")
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+
+
+def check_parameters(
+    *,
+    learning_rate: Any,
+    learning_starts: int,
+    buffer_size: int,
+    batch_size: int,
+    tau: float,
+    gamma: float,
+    train_freq: int | tuple[int, str],
+    gradient_steps: int,
+    n_steps: int,
+    target_update_interval: int,
+    exploration_fraction: float,
+    exploration_initial_eps: float,
+    exploration_final_eps: float,
+    max_grad_norm: float,
+    optimize_memory_usage: bool,
+) -> None:
+    """
+    :raises ValueError: naming the first parameter that is out of range
+    """
+    if not callable(learning_rate):
+        _check_range("learning_rate", learning_rate, 0.0, float("inf"), low_open=True)
+    _check_int("learning_starts", learning_starts, 0)
+    _check_int("buffer_size", buffer_size, 1)
+    _check_int("batch_size", batch_size, 1)
+    if batch_size > buffer_size:
+        raise ValueError(f"batch_size ({batch_size}) must not be larger than buffer_size ({buffer_size}).")
+    _check_range("tau", tau, 0.0, 1.0, low_open=True)
+    _check_range("gamma", gamma, 0.0, 1.0)
+    frequency = train_freq[0] if isinstance(train_freq, tuple) else train_freq
+    _check_int("train_freq", frequency, 1)
+    if isinstance(train_freq, tuple) and (len(train_freq) != 2 or train_freq[1] not in ("step", "episode")):
+        raise ValueError(f"train_freq must be an int or a tuple (n, 'step' | 'episode'), got {train_freq!r}.")
+    _check_int("gradient_steps", gradient_steps, -1)
+    _check_int("n_steps", n_steps, 1)
+    _check_int("target_update_interval", target_update_interval, 1)
+    _check_range("exploration_fraction", exploration_fraction, 0.0, 1.0)
+    _check_range("exploration_initial_eps", exploration_initial_eps, 0.0, 1.0)
+    _check_range("exploration_final_eps", exploration_final_eps, 0.0, 1.0)
+    _check_range("max_grad_norm", max_grad_norm, 0.0, float("inf"), low_open=True)
+    if optimize_memory_usage:
+        raise ValueError(
+            "SARSA does not support optimize_memory_usage=True: at a truncation the next action "
+            "is not the next stored action."
+        )
+
+
+def _accepted_policy_kwargs(policy_class: type[BasePolicy]) -> set[str]:
+    """Keyword names of the policy's constructor, following ``**kwargs`` up its base classes."""
+    names: set[str] = set()
+    for cls in policy_class.__mro__:
+        if "__init__" not in vars(cls):
+            continue
+        parameters = inspect.signature(cls.__init__).parameters.values()  # type: ignore[misc]
+        names.update(p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break
+    return names - _SET_BY_ALGORITHM
+
+
+def check_policy_kwargs(policy_class: type[BasePolicy], policy_kwargs: dict[str, Any] | None) -> None:
+    """
+    :raises TypeError: if the policy is not a SARSA policy
+    :raises ValueError: naming an unknown policy keyword, or a ``softplus_head`` that is not a bool
+    """
+    if not (isinstance(policy_class, type) and issubclass(policy_class, SarsaPolicy)):
+        raise TypeError(
+            f"SARSA needs a SarsaPolicy (MlpPolicy, CnnPolicy, MultiInputPolicy or a subclass), got {policy_class!r}."
+        )
+    accepted = _accepted_policy_kwargs(policy_class)
+    unknown = sorted(set(policy_kwargs or {}) - accepted)
+    if unknown:
+        raise ValueError(
+            f"Unknown policy keyword(s) {', '.join(unknown)} for {policy_class.__name__}: "
+            f"valid keywords are {', '.join(sorted(accepted))}."
+        )
+    softplus_head = (policy_kwargs or {}).get("softplus_head", False)
+    if not isinstance(softplus_head, bool):
+        raise ValueError(f"softplus_head must be True or False, got {softplus_head!r}.")

@@ -1,0 +1,124 @@
+"""
+TD targets for SARSA and Expected SARSA, as small pure functions.
+
+All functions take batched tensors with a leading batch dimension and return a tensor of
+shape ``(batch_size, 1)``, the layout used by Stable-Baselines3's replay buffer samples.
+They do not touch any network: the caller computes the Q-values and passes them in, so the
+math can be checked against hand-computed numbers.
+"""
+
+import torch as th
+
+#: Names accepted by the ``target`` parameter of :class:`sb3_sarsa.SARSA`.
+TARGETS = ("sarsa", "expected")
+
+
+def check_target(target: str) -> str:
+    """
+    Validate the name of a TD target.
+
+    :param target: ``"sarsa"`` or ``"expected"``
+    :return: the same name
+    :raises ValueError: if the name is not one of :data:`TARGETS`
+    """
+    if target not in TARGETS:
+        raise ValueError(f"Unknown target {target!r}: valid targets are {', '.join(repr(t) for t in TARGETS)}.")
+    return target
+
+
+def greedy_actions(q_values: th.Tensor) -> th.Tensor:
+    """
+    Greedy actions, with ties broken towards the lowest action index.
+
+    This is the rule used for action selection (``argmax`` returns the first maximum),
+    so the Expected SARSA target and the behaviour policy agree on ties.
+
+    :param q_values: Q-values, shape ``(batch_size, n_actions)``
+    :return: greedy action indices, shape ``(batch_size,)``
+    """
+    return q_values.argmax(dim=1)
+
+
+def epsilon_greedy_probs(q_values: th.Tensor, epsilon: float) -> th.Tensor:
+    """
+    Action probabilities of the epsilon-greedy policy.
+
+    Each action gets ``epsilon / n_actions``; the greedy action (see :func:`greedy_actions`)
+    gets ``1 - epsilon`` on top.
+
+    :param q_values: Q-values that define the greedy action, shape ``(batch_size, n_actions)``
+    :param epsilon: probability of a uniformly random action, in ``[0, 1]``
+    :return: probabilities, shape ``(batch_size, n_actions)``, each row sums to one
+    """
+    n_actions = q_values.shape[1]
+    probs = th.full_like(q_values, epsilon / n_actions)
+    greedy = greedy_actions(q_values).unsqueeze(1)
+    return probs.scatter_add(1, greedy, th.full_like(greedy, 1.0 - epsilon, dtype=q_values.dtype))
+
+
+def sarsa_target(
+    rewards: th.Tensor,
+    dones: th.Tensor,
+    discounts: th.Tensor | float,
+    next_q_values: th.Tensor,
+    next_actions: th.Tensor,
+) -> th.Tensor:
+    """
+    SARSA target ``r + discount * Q(s', a') * (1 - done)`` with the stored next action ``a'``.
+
+    :param rewards: (n-step discounted) rewards, shape ``(batch_size, 1)``
+    :param dones: 1.0 where the episode terminated (not truncated), shape ``(batch_size, 1)``
+    :param discounts: ``gamma`` or, for n-step returns, ``gamma ** k`` per sample, shape ``(batch_size, 1)``
+    :param next_q_values: Q-values at ``s'`` (usually from the target network), shape ``(batch_size, n_actions)``
+    :param next_actions: the action ``a'`` executed at ``s'``, shape ``(batch_size, 1)``, integer
+    :return: TD targets, shape ``(batch_size, 1)``
+    """
+    next_q = th.gather(next_q_values, dim=1, index=next_actions.long())
+    return rewards + (1.0 - dones) * discounts * next_q
+
+
+def expected_sarsa_target(
+    rewards: th.Tensor,
+    dones: th.Tensor,
+    discounts: th.Tensor | float,
+    next_q_values: th.Tensor,
+    policy_q_values: th.Tensor,
+    epsilon: float,
+) -> th.Tensor:
+    """
+    Expected SARSA target ``r + discount * sum_a pi(a|s') Q(s', a) * (1 - done)``.
+
+    ``pi`` is the epsilon-greedy policy whose greedy action is the argmax of ``policy_q_values``
+    (the online network, i.e. the policy that acts), and the values come from ``next_q_values``
+    (usually the target network).
+
+    :param rewards: (n-step discounted) rewards, shape ``(batch_size, 1)``
+    :param dones: 1.0 where the episode terminated (not truncated), shape ``(batch_size, 1)``
+    :param discounts: ``gamma`` or ``gamma ** k`` per sample, shape ``(batch_size, 1)``
+    :param next_q_values: Q-values at ``s'`` to average, shape ``(batch_size, n_actions)``
+    :param policy_q_values: Q-values at ``s'`` that define the greedy action, shape ``(batch_size, n_actions)``
+    :param epsilon: exploration rate of the epsilon-greedy policy
+    :return: TD targets, shape ``(batch_size, 1)``
+    """
+    probs = epsilon_greedy_probs(policy_q_values, epsilon)
+    expected_q = (probs * next_q_values).sum(dim=1, keepdim=True)
+    return rewards + (1.0 - dones) * discounts * expected_q
+
+
+def next_action_agreement(policy_q_values: th.Tensor, next_actions: th.Tensor, dones: th.Tensor) -> float | None:
+    """
+    Share of stored next actions that equal the current greedy action at ``s'``.
+
+    Replayed ``a'`` were drawn by older, more exploratory policies; this measures how stale
+    they are. Only transitions whose target uses ``a'`` (not terminated) count.
+
+    :param policy_q_values: Q-values of the acting network at ``s'``, shape ``(batch_size, n_actions)``
+    :param next_actions: stored next actions, shape ``(batch_size, 1)``
+    :param dones: 1.0 where the episode terminated, shape ``(batch_size, 1)``
+    :return: the share in ``[0, 1]``, or ``None`` if every transition terminated
+    """
+    used = dones.reshape(-1) == 0
+    if not used.any():
+        return None
+    agree = greedy_actions(policy_q_values) == next_actions.reshape(-1).long()
+    return agree[used].float().mean().item()
