@@ -98,8 +98,7 @@ def check_parameters(
     _check_range("max_grad_norm", max_grad_norm, 0.0, float("inf"), low_open=True)
     if optimize_memory_usage:
         raise ValueError(
-            "SARSA does not support optimize_memory_usage=True: at a truncation the next action "
-            "is not the next stored action."
+            "SARSA does not support optimize_memory_usage=True: at a truncation the next action is not the next stored action."
         )
 
 

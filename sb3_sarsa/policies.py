@@ -109,11 +109,15 @@ class CnnPolicy(SarsaPolicy):
 
     def __init__(
         self,
-        *args: Any,
+        observation_space: spaces.Space,
+        action_space: spaces.Discrete,
+        lr_schedule: Schedule,
         features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+        super().__init__(
+            observation_space, action_space, lr_schedule, features_extractor_class=features_extractor_class, **kwargs
+        )
 
 
 class MultiInputPolicy(SarsaPolicy):
@@ -125,8 +129,12 @@ class MultiInputPolicy(SarsaPolicy):
 
     def __init__(
         self,
-        *args: Any,
+        observation_space: spaces.Space,
+        action_space: spaces.Discrete,
+        lr_schedule: Schedule,
         features_extractor_class: type[BaseFeaturesExtractor] = CombinedExtractor,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+        super().__init__(
+            observation_space, action_space, lr_schedule, features_extractor_class=features_extractor_class, **kwargs
+        )

@@ -21,8 +21,8 @@ from torch.nn import functional as F
 
 from sb3_sarsa.buffers import DictSarsaReplayBuffer, SarsaReplayBuffer
 from sb3_sarsa.checks import check_parameters, check_policy_kwargs, check_spaces
-from sb3_sarsa.save_util import SARSA_FORMAT_KEY, atomic_open, check_sarsa_zip, find_saved_file, resolve_save_path
 from sb3_sarsa.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SarsaPolicy, SarsaQNetwork
+from sb3_sarsa.save_util import SARSA_FORMAT_KEY, atomic_open, check_sarsa_zip, find_saved_file, resolve_save_path
 from sb3_sarsa.targets import check_target, expected_sarsa_target, next_action_agreement, sarsa_target
 
 SelfSARSA = TypeVar("SelfSARSA", bound="SARSA")
@@ -63,8 +63,8 @@ class _AddWithNextAction:
         self.buffer = buffer
         self.next_action = next_action
 
-    def add(self, *args: Any) -> None:
-        self.buffer.add(*args, next_action=self.next_action)
+    def add(self, obs: Any, next_obs: Any, action: np.ndarray, reward: np.ndarray, done: np.ndarray, infos: Any) -> None:
+        self.buffer.add(obs, next_obs, action, reward, done, infos, next_action=self.next_action)
 
 
 class SARSA(DQN):
@@ -464,7 +464,8 @@ class SARSA(DQN):
             return
         raise RuntimeError(
             f"Non-finite value at gradient update {self._n_updates + step + 1}: loss={loss_value}, "
-            f"Q-values finite: {bool(th.isfinite(q_values).all())}, targets finite: {bool(th.isfinite(target_q_values).all())}. "
+            f"Q-values finite: {bool(th.isfinite(q_values).all())}, "
+            f"targets finite: {bool(th.isfinite(target_q_values).all())}. "
             f"The last finite loss was {self._last_finite_loss}. The parameters were not updated with it; "
             "try a lower learning_rate, a smaller max_grad_norm or scaled rewards."
         )

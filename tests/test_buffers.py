@@ -56,7 +56,15 @@ def test_n_step_samples_bootstrap_from_the_last_step_of_the_window() -> None:
     assert data.next_observations.ravel().tolist() == [2.5, 3.5, 6.5, 6.5, 9.5, 9.5, 9.5]
     assert data.next_actions.ravel().tolist() == [3, 4, 2, 2, 0, 0, 0]
     assert data.dones.ravel().tolist() == [0, 1, 0, 0, 0, 0, 0]
-    expected_returns = [0 + 0.5 * 1 + 0.25 * 2, 2 + 0.5 * 3, 4 + 0.5 * 5 + 0.25 * 6, 5 + 0.5 * 6, 7 + 0.5 * 8 + 0.25 * 9, 8 + 0.5 * 9, 9]
+    expected_returns = [
+        0 + 0.5 * 1 + 0.25 * 2,
+        2 + 0.5 * 3,
+        4 + 0.5 * 5 + 0.25 * 6,
+        5 + 0.5 * 6,
+        7 + 0.5 * 8 + 0.25 * 9,
+        8 + 0.5 * 9,
+        9,
+    ]
     assert data.rewards.ravel().tolist() == pytest.approx(expected_returns)
     assert data.discounts.ravel().tolist() == pytest.approx([0.125, 0.25, 0.125, 0.25, 0.125, 0.25, 0.5])  # type: ignore[union-attr]
 

@@ -72,7 +72,10 @@ def test_unsupported_observation_spaces(observation_space: spaces.Space) -> None
         (dict(batch_size=32.0), "batch_size must be an integer, got 32.0"),
         (dict(target="q_learning"), r"Unknown target 'q_learning': valid targets are 'sarsa', 'expected'"),
         (dict(optimize_memory_usage=True), "does not support optimize_memory_usage=True"),
-        (dict(policy_kwargs=dict(net_arch=[8], softplus=True)), "Unknown policy keyword.*softplus for SarsaPolicy.*softplus_head"),
+        (
+            dict(policy_kwargs=dict(net_arch=[8], softplus=True)),
+            "Unknown policy keyword.*softplus for SarsaPolicy.*softplus_head",
+        ),
         (dict(policy_kwargs=dict(softplus_head="yes")), "softplus_head must be True or False, got 'yes'"),
     ],
 )
@@ -82,14 +85,16 @@ def test_invalid_parameters(kwargs: dict, message: str) -> None:
 
 
 def test_unknown_policy_name_and_foreign_policy_class() -> None:
-    with pytest.raises(ValueError, match="Unknown policy 'MLPPolicy': valid policies are MlpPolicy, CnnPolicy, MultiInputPolicy"):
+    with pytest.raises(
+        ValueError, match="Unknown policy 'MLPPolicy': valid policies are MlpPolicy, CnnPolicy, MultiInputPolicy"
+    ):
         SARSA("MLPPolicy", "CartPole-v1")
     with pytest.raises(TypeError, match="needs a SarsaPolicy"):
         SARSA(DQNPolicy, "CartPole-v1")
 
 
 def test_replay_buffer_without_next_actions_is_refused() -> None:
-    with pytest.raises(TypeError, match="replay_buffer_class must store next actions .* got ReplayBuffer"):
+    with pytest.raises(TypeError, match=r"replay_buffer_class must store next actions .* got ReplayBuffer"):
         SARSA("MlpPolicy", "CartPole-v1", replay_buffer_class=ReplayBuffer)
 
 
@@ -99,5 +104,5 @@ def test_contradicting_n_steps() -> None:
 
 
 def test_cnn_policy_on_vector_observations_names_the_problem() -> None:
-    with pytest.raises((ValueError, AssertionError), match="(?i)image|NatureCNN|CnnPolicy"):
+    with pytest.raises(AssertionError, match="NatureCNN only with images"):
         SARSA("CnnPolicy", CounterEnv())

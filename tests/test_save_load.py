@@ -25,7 +25,9 @@ def test_round_trip_keeps_predictions_and_settings(tmp_path: pathlib.Path, targe
     model.save(tmp_path / "model")
     loaded = SARSA.load(tmp_path / "model")
     observations = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
-    np.testing.assert_array_equal(loaded.predict(observations, deterministic=True)[0], model.predict(observations, deterministic=True)[0])
+    np.testing.assert_array_equal(
+        loaded.predict(observations, deterministic=True)[0], model.predict(observations, deterministic=True)[0]
+    )
     with th.no_grad():
         obs = th.as_tensor(observations)
         assert th.equal(loaded.q_net(obs), model.q_net(obs))

@@ -63,7 +63,9 @@ def check_buffer_against_trajectory(model: SARSA, recorders: list, draws: list) 
             if step.truncated and not step.terminated:
                 # a' drawn at the terminal observation, in the same draw as the next step's actions.
                 observation, actions = draws[p + 1]
-                truncated_envs = [e for e in range(n_envs) if recorders[e].steps[p].truncated and not recorders[e].steps[p].terminated]
+                truncated_envs = [
+                    e for e in range(n_envs) if recorders[e].steps[p].truncated and not recorders[e].steps[p].terminated
+                ]
                 row = n_envs + truncated_envs.index(env_idx)
                 assert obs_equal(stored_obs_row(observation, row), step.next_obs)
                 assert next_action == actions[row]
@@ -103,7 +105,7 @@ def test_buffer_matches_the_executed_trajectory_with_dict_observations() -> None
 
 
 def test_warm_up_actions_are_uniform_and_not_from_the_network() -> None:
-    model, recorders, draws = run(2, 200, learning_starts=10_000)
+    model, _, draws = run(2, 200, learning_starts=10_000)
     actions = np.concatenate([actions for _, actions in draws])
     assert set(actions.tolist()) == {0, 1, 2}
     assert model._n_updates == 0
