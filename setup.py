@@ -21,6 +21,7 @@ setup(
         "stable_baselines3>=2.9.2,<3",
         "gymnasium>=1.0",
         "numpy>=1.24",
+        "pyyaml",
         # The zoo's CLI imports seaborn (the plots extra) and requests without declaring them.
         "rl_zoo3[plots]>=2.9.2,<3",
         "requests",

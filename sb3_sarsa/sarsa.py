@@ -17,13 +17,12 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.dqn import DQN
-from torch.nn import functional as F
 
 from sb3_sarsa.buffers import DictSarsaReplayBuffer, SarsaReplayBuffer
 from sb3_sarsa.checks import check_parameters, check_policy_kwargs, check_spaces
 from sb3_sarsa.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SarsaPolicy, SarsaQNetwork
 from sb3_sarsa.save_util import SARSA_FORMAT_KEY, atomic_open, check_sarsa_zip, find_saved_file, resolve_save_path
-from sb3_sarsa.targets import check_target, expected_sarsa_target, next_action_agreement, sarsa_target
+from sb3_sarsa.targets import check_loss, check_target, expected_sarsa_target, next_action_agreement, sarsa_target, td_loss
 
 SelfSARSA = TypeVar("SelfSARSA", bound="SARSA")
 
@@ -121,6 +120,9 @@ class SARSA(DQN):
     :param device: Device (cpu, cuda, ...) on which the code should be run.
         Setting it to auto, the code will be run on the GPU if possible.
     :param target: The TD target: ``"sarsa"`` (stored next action) or ``"expected"`` (Expected SARSA)
+    :param loss: The TD loss: ``"huber"`` (DQN's smooth L1) or ``"mse"`` (the tutorial's). With the
+        sampled ``a'`` of ``target="sarsa"`` the targets are noisy, and only ``"mse"`` converges
+        to their mean, the on-policy value; ``"huber"`` converges near their median.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -165,9 +167,11 @@ class SARSA(DQN):
         seed: int | None = None,
         device: th.device | str = "auto",
         target: str = "sarsa",
+        loss: str = "huber",
         _init_setup_model: bool = True,
     ) -> None:
         self.target = check_target(target)
+        self.loss = check_loss(loss)
         if _init_setup_model:
             # On load (_init_setup_model=False) the saved values replace these defaults anyway.
             check_parameters(
@@ -431,7 +435,7 @@ class SARSA(DQN):
                         agreements.append(agreement)
 
             current_q_values = th.gather(self.q_net(replay_data.observations), dim=1, index=replay_data.actions.long())
-            loss = F.smooth_l1_loss(current_q_values, target_q_values)
+            loss = td_loss(current_q_values, target_q_values, self.loss)
             loss_value = loss.item()
             self._check_finite(loss_value, current_q_values, target_q_values, step)
             losses.append(loss_value)

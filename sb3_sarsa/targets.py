@@ -8,9 +8,12 @@ math can be checked against hand-computed numbers.
 """
 
 import torch as th
+from torch.nn import functional as F
 
 #: Names accepted by the ``target`` parameter of :class:`sb3_sarsa.SARSA`.
 TARGETS = ("sarsa", "expected")
+#: Names accepted by the ``loss`` parameter of :class:`sb3_sarsa.SARSA`.
+LOSSES = ("huber", "mse")
 
 
 def check_target(target: str) -> str:
@@ -24,6 +27,37 @@ def check_target(target: str) -> str:
     if target not in TARGETS:
         raise ValueError(f"Unknown target {target!r}: valid targets are {', '.join(repr(t) for t in TARGETS)}.")
     return target
+
+
+def check_loss(loss: str) -> str:
+    """
+    Validate the name of a TD loss.
+
+    :param loss: ``"huber"`` or ``"mse"``
+    :return: the same name
+    :raises ValueError: if the name is not one of :data:`LOSSES`
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"Unknown loss {loss!r}: valid losses are {', '.join(repr(name) for name in LOSSES)}.")
+    return loss
+
+
+def td_loss(q_values: th.Tensor, target_q_values: th.Tensor, loss: str) -> th.Tensor:
+    """
+    Mean TD loss of a batch.
+
+    ``"mse"`` is minimised by the mean of the targets, which is what a sampled SARSA target
+    estimates. ``"huber"`` (DQN's ``smooth_l1_loss``) clips the gradient of errors beyond 1,
+    so with noisy targets its minimum moves towards their median: faster to stabilise, biased.
+
+    :param q_values: Q-values of the actions taken, shape ``(batch_size, 1)``
+    :param target_q_values: TD targets, same shape
+    :param loss: ``"huber"`` or ``"mse"``
+    :return: scalar loss
+    """
+    if check_loss(loss) == "mse":
+        return F.mse_loss(q_values, target_q_values)
+    return F.smooth_l1_loss(q_values, target_q_values)
 
 
 def greedy_actions(q_values: th.Tensor) -> th.Tensor:

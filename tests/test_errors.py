@@ -71,6 +71,7 @@ def test_unsupported_observation_spaces(observation_space: spaces.Space) -> None
         (dict(gradient_steps=-2), "gradient_steps must be >= -1"),
         (dict(batch_size=32.0), "batch_size must be an integer, got 32.0"),
         (dict(target="q_learning"), r"Unknown target 'q_learning': valid targets are 'sarsa', 'expected'"),
+        (dict(loss="l1"), r"Unknown loss 'l1': valid losses are 'huber', 'mse'"),
         (dict(optimize_memory_usage=True), "does not support optimize_memory_usage=True"),
         (
             dict(policy_kwargs=dict(net_arch=[8], softplus=True)),

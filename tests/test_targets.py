@@ -12,6 +12,7 @@ from sb3_sarsa.targets import (
     greedy_actions,
     next_action_agreement,
     sarsa_target,
+    td_loss,
 )
 
 Q_NEXT = th.tensor([[1.0, 5.0, 3.0], [2.0, 2.0, -4.0]])
@@ -83,6 +84,15 @@ def test_check_target_lists_the_valid_targets() -> None:
     assert check_target("expected") == "expected"
     with pytest.raises(ValueError, match=r"Unknown target 'q'.*'sarsa', 'expected'"):
         check_target("q")
+
+
+def test_td_losses_by_hand() -> None:
+    q, target = col(0.0, 0.0), col(0.5, -3.0)
+    # mse: (0.25 + 9) / 2; huber: 0.5 * 0.5**2 for the small error, |e| - 0.5 for the large one.
+    assert td_loss(q, target, "mse").item() == pytest.approx(4.625)
+    assert td_loss(q, target, "huber").item() == pytest.approx((0.125 + 2.5) / 2)
+    with pytest.raises(ValueError, match=r"Unknown loss 'l2'.*'huber', 'mse'"):
+        td_loss(q, target, "l2")
 
 
 def test_n_step_window_stops_at_episode_ends_and_the_newest_transition() -> None:
