@@ -10,30 +10,42 @@ steps on a separate env, prints one line per evaluation and saves the model.
 
 import argparse
 import time
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
-import numpy as np
-from stable_baselines3.common.callbacks import EvalCallback
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
 from sb3_sarsa.hyperparameters import model_kwargs
 from sb3_sarsa.sarsa import SARSA
 
 
-class PrintingEvalCallback(EvalCallback):
-    """:class:`EvalCallback` that prints one line per evaluation and keeps the curve."""
+class CurveCallback(BaseCallback):
+    """
+    Evaluate the greedy policy every ``eval_freq`` env steps (all envs counted), print and keep it.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    :param eval_env: the env to evaluate on (not the training env)
+    :param eval_freq: env steps between evaluations
+    :param n_eval_episodes: episodes per evaluation
+    """
+
+    def __init__(self, eval_env: gym.Env, eval_freq: int, n_eval_episodes: int) -> None:
+        super().__init__()
+        self.eval_env = eval_env
+        self.eval_freq = eval_freq
+        self.n_eval_episodes = n_eval_episodes
+        self.next_eval = eval_freq
         self.curve: list[tuple[int, float, float]] = []
 
     def _on_step(self) -> bool:
-        keep_going = super()._on_step()
-        if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:
-            self.curve.append((self.num_timesteps, self.last_mean_reward, float(np.std(self.evaluations_results[-1]))))
-            print(f"step {self.num_timesteps:>8}  eval mean return {self.last_mean_reward:9.2f}", flush=True)
-        return keep_going
+        if self.num_timesteps >= self.next_eval:
+            self.next_eval += self.eval_freq
+            result = evaluate_policy(self.model, self.eval_env, self.n_eval_episodes, deterministic=True)
+            mean, std = cast(tuple[float, float], result)
+            self.curve.append((self.num_timesteps, mean, std))
+            print(f"step {self.num_timesteps:>8}  eval mean return {mean:9.2f} +/- {std:.2f}", flush=True)
+        return True
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,9 +80,7 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float]]:
     model = SARSA(run.get("policy", "MlpPolicy"), env, seed=args.seed, verbose=args.verbose, **kwargs)
     eval_env = Monitor(gym.make(args.env))
     eval_env.reset(seed=args.seed + 10_000)
-    callback = PrintingEvalCallback(
-        eval_env, eval_freq=max(args.eval_freq // model.n_envs, 1), n_eval_episodes=args.eval_episodes, verbose=0
-    )
+    callback = CurveCallback(eval_env, args.eval_freq, args.eval_episodes)
     print(f"SARSA on {args.env}, {timesteps} steps, seed {args.seed}: {kwargs or 'constructor defaults'}", flush=True)
     start = time.perf_counter()
     model.learn(timesteps, callback=callback, progress_bar=args.progress_bar)

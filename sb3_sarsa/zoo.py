@@ -1,0 +1,162 @@
+"""
+rl-zoo3 integration: registration, the Optuna sampler and converter, and a fallback CLI.
+
+After ``pip install sb3-sarsa`` the start-up hook (:mod:`sb3_sarsa._zoo_hook`) calls
+:func:`on_zoo_module_loaded` as rl-zoo3's modules are imported, so that
+
+    rl_zoo3 train --algo sarsa --env CartPole-v1
+
+works as written. Without the hook (``SB3_SARSA_ZOO_HOOK=0``, or an environment where ``.pth``
+files are not processed), the zoo's documented route works too:
+
+    python -m sb3_sarsa.zoo train --algo sarsa --env CartPole-v1
+    sb3-sarsa-zoo enjoy --algo sarsa --env CartPole-v1 -f logs/
+
+Both call :func:`register`.
+"""
+
+import functools
+import inspect
+import runpy
+import sys
+from types import ModuleType
+from typing import Any
+
+#: The name of the algorithm in rl-zoo3 (``--algo sarsa``).
+ALGO = "sarsa"
+#: Envs whose rewards are never negative: the sampler may try ``softplus_head=True`` there.
+NON_NEGATIVE_REWARD_ENVS = frozenset({"CartPole-v0", "CartPole-v1"})
+#: Parameters of the search space that are SARSA's own (the rest are DQN's, as rl-zoo3 samples them).
+SARSA_SEARCH_KEYS = ("target", "loss", "n_steps", "softplus_head")
+
+# The env of the last ExperimentManager created for SARSA: the sampler's search space depends on it.
+_context: dict[str, str | None] = {"env_id": None}
+
+
+def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args: dict[str, Any]) -> dict[str, Any]:
+    """
+    Optuna sampler for SARSA, registered as ``rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER["sarsa"]``.
+
+    DQN's search space as rl-zoo3 defines it, plus SARSA's ``target``, ``loss`` and ``n_steps``,
+    and ``softplus_head`` on envs whose rewards are never negative.
+
+    :param trial: the Optuna trial
+    :param n_actions: number of actions (unused, part of rl-zoo3's sampler signature)
+    :param n_envs: number of envs (unused, part of rl-zoo3's sampler signature)
+    :param additional_args: rl-zoo3's extra arguments (unused)
+    :return: SARSA's constructor arguments
+    """
+    params: dict[str, Any] = {
+        "one_minus_gamma": trial.suggest_float("one_minus_gamma", 0.0001, 0.03, log=True),
+        "batch_size_pow": trial.suggest_int("batch_size_pow", 5, 8),
+        "learning_rate": trial.suggest_float("learning_rate", 1e-5, 0.003, log=True),
+        "train_freq": trial.suggest_int("train_freq", 1, 10),
+        "exploration_final_eps": trial.suggest_float("exploration_final_eps", 0.0, 0.2),
+        "exploration_fraction": trial.suggest_float("exploration_fraction", 0.0, 0.5),
+        "target_update_interval": trial.suggest_int("target_update_interval", 1, 20000, log=True),
+        "net_arch": trial.suggest_categorical("net_arch", ["small", "medium", "big"]),
+        "target": trial.suggest_categorical("target", ["sarsa", "expected"]),
+        "loss": trial.suggest_categorical("loss", ["huber", "mse"]),
+        "n_steps": trial.suggest_categorical("n_steps", [1, 3, 5]),
+    }
+    params["subsample_steps"] = trial.suggest_int("subsample_steps", 1, min(params["train_freq"], 8))
+    if _context["env_id"] in NON_NEGATIVE_REWARD_ENVS:
+        params["softplus_head"] = trial.suggest_categorical("softplus_head", [False, True])
+    return convert_sarsa_params(params)
+
+
+def convert_sarsa_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
+    """
+    Turn sampled values into SARSA's constructor arguments, registered as
+    ``rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER["sarsa"]`` (used by ``--trial-id``).
+
+    :param sampled_params: a trial's ``params``
+    :return: SARSA's constructor arguments
+    """
+    from rl_zoo3.hyperparams_opt import convert_offpolicy_params
+
+    params = dict(sampled_params)
+    sarsa_params = {key: params.pop(key) for key in SARSA_SEARCH_KEYS if key in params}
+    hyperparams = convert_offpolicy_params(params)
+    if "softplus_head" in sarsa_params:
+        hyperparams["policy_kwargs"]["softplus_head"] = sarsa_params.pop("softplus_head")
+    hyperparams.update(sarsa_params)
+    return hyperparams
+
+
+def _default_config_for_sarsa(init: Any) -> Any:
+    """Wrap ``ExperimentManager.__init__``: ``--algo sarsa`` without ``--conf-file`` reads our sarsa.yml."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if self.algo == ALGO:
+            from sb3_sarsa.hyperparameters import config_path
+
+            _context["env_id"] = self.env_name.gym_id
+            if signature.bind(self, *args, **kwargs).arguments.get("config") is None:
+                self.config = str(config_path())
+
+    __init__._sb3_sarsa_wrapped = True  # type: ignore[attr-defined]
+    return __init__
+
+
+def on_zoo_module_loaded(module: ModuleType) -> None:
+    """
+    Register SARSA in one rl-zoo3 module that has just been imported (idempotent).
+
+    :param module: ``rl_zoo3.utils`` (``ALGOS``), ``rl_zoo3.hyperparams_opt`` (sampler and
+        converter) or ``rl_zoo3.exp_manager`` (default config file); others are ignored
+    """
+    if module.__name__ == "rl_zoo3.utils":
+        from sb3_sarsa.sarsa import SARSA
+
+        module.ALGOS[ALGO] = SARSA
+    elif module.__name__ == "rl_zoo3.hyperparams_opt":
+        module.HYPERPARAMS_SAMPLER[ALGO] = sample_sarsa_params
+        module.HYPERPARAMS_CONVERTER[ALGO] = convert_sarsa_params
+    elif module.__name__ == "rl_zoo3.exp_manager":
+        manager = module.ExperimentManager
+        if not getattr(manager.__init__, "_sb3_sarsa_wrapped", False):
+            manager.__init__ = _default_config_for_sarsa(manager.__init__)
+
+
+def register() -> None:
+    """Register SARSA with rl-zoo3 by hand (what the start-up hook does on import)."""
+    import rl_zoo3.exp_manager
+    import rl_zoo3.hyperparams_opt
+    import rl_zoo3.utils
+
+    for module in (rl_zoo3.utils, rl_zoo3.hyperparams_opt, rl_zoo3.exp_manager):
+        on_zoo_module_loaded(module)
+
+
+USAGE = """usage: python -m sb3_sarsa.zoo {train,enjoy,record_video,plot_train,plot_from_file,all_plots} [zoo arguments]
+
+Runs rl-zoo3's command with SARSA registered, for when the start-up hook is off. Example:
+    python -m sb3_sarsa.zoo train --algo sarsa --env CartPole-v1
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m sb3_sarsa.zoo`` and of the ``sb3-sarsa-zoo`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    commands = ("train", "enjoy", "record_video", "plot_train", "plot_from_file", "all_plots")
+    if not argv or argv[0] not in commands:
+        print(USAGE, file=sys.stderr)
+        raise SystemExit(2)
+    register()
+    command, rest = argv[0], argv[1:]
+    if command == "record_video":
+        sys.argv = ["python -m rl_zoo3.record_video", *rest]
+        runpy.run_module("rl_zoo3.record_video", run_name="__main__", alter_sys=True)
+        return
+    from rl_zoo3.cli import main as zoo_main
+
+    sys.argv = ["rl_zoo3", command, *rest]
+    zoo_main()
+
+
+if __name__ == "__main__":
+    main()

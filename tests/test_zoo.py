@@ -1,0 +1,248 @@
+"""
+rl-zoo3 commands, run as subprocesses in the environment where sb3-sarsa is installed.
+
+These tests need the package installed (``pip install ".[tests]"``, as README.md says, or
+``pip install -e .``): the start-up hook lives in site-packages, not in the source tree. They
+run in a temporary folder so that the installed package, not the checkout, is imported.
+"""
+
+import importlib.metadata
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import optuna
+import pytest
+import yaml
+
+from sb3_sarsa import zoo
+from sb3_sarsa._zoo_hook import ENV_VAR
+from sb3_sarsa.hyperparameters import load_config
+
+BIN = pathlib.Path(sys.executable).parent
+STARTUP_FILES = ("sb3_sarsa_zoo.pth", "sb3_sarsa_zoo.start")
+ALGO_ENV = ["--algo", "sarsa", "--env", "CartPole-v1"]
+PURELIB = sysconfig.get_paths()["purelib"]
+
+
+def installed_files() -> list[pathlib.Path]:
+    """The files pip recorded for sb3-sarsa in site-packages (not the checkout's egg-info)."""
+    found = list(importlib.metadata.distributions(name="sb3-sarsa", path=[PURELIB]))
+    if not found:
+        pytest.fail('sb3-sarsa is not installed in this environment: run `pip install ".[tests]"` first (README.md).')
+    return [pathlib.Path(str(found[0].locate_file(file))) for file in found[0].files or []]
+
+
+def run(args: list[str], cwd: pathlib.Path, hook: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, ENV_VAR: "1" if hook else "0", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env.pop("PYTHONPATH", None)
+    command = [str(BIN / args[0]), *args[1:]] if (BIN / args[0]).exists() else args
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return result
+
+
+def check(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout:\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
+    )
+    return result.stdout
+
+
+def saved_config(log_dir: pathlib.Path) -> dict:
+    (config_file,) = log_dir.glob("sarsa/CartPole-v1_*/CartPole-v1/config.yml")
+    return dict(yaml.load(config_file.read_text(), Loader=yaml.UnsafeLoader))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """`rl_zoo3 train --algo sarsa --env CartPole-v1`, small."""
+    installed_files()
+    cwd = tmp_path_factory.mktemp("zoo")
+    out = check(
+        run(["rl_zoo3", "train", "--algo", "sarsa", "--env", "CartPole-v1", "-n", "2000", "-f", "logs", "--seed", "0"], cwd)
+    )
+    config_file = out.split("Loading hyperparameters from: ")[1].splitlines()[0]
+    assert config_file.endswith("sarsa.yml") and "rl_zoo3" not in config_file
+    return cwd
+
+
+def test_startup_files_are_installed_at_the_top_of_site_packages() -> None:
+    purelib = pathlib.Path(PURELIB).resolve()
+    files = installed_files()
+    for name in STARTUP_FILES:
+        (path,) = (file for file in files if file.name == name)
+        assert path.resolve().parent == purelib and path.is_file()
+        # site.py reads .pth files in sorted order: ours must come after setuptools' editable finder.
+        assert name > "__editable__.sb3_sarsa-0.1.0.pth"
+
+
+def test_train_makes_a_sarsa_model_from_our_config(trained: pathlib.Path) -> None:
+    from sb3_sarsa import SARSA
+
+    (model_file,) = (trained / "logs").glob("sarsa/CartPole-v1_*/CartPole-v1.zip")
+    model = SARSA.load(model_file)
+    assert type(model) is SARSA
+    ours = load_config()["CartPole-v1"]
+    config = saved_config(trained / "logs")
+    # `loss` and `target` exist only in our sarsa.yml, not in rl_zoo3's dqn.yml.
+    assert config["loss"] == ours["loss"] and config["target"] == ours["target"]
+    assert config["learning_rate"] == ours["learning_rate"]
+    assert model.loss == ours["loss"] and model.target == ours["target"]
+
+
+def test_enjoy_loads_the_trained_model(trained: pathlib.Path) -> None:
+    out = check(
+        run(
+            ["rl_zoo3", "enjoy", *ALGO_ENV, "-f", "logs/", "--no-render", "-n", "1000"],
+            trained,
+        )
+    )
+    assert "Mean reward" in out
+
+
+def test_record_video(trained: pathlib.Path) -> None:
+    check(
+        run(
+            [
+                sys.executable,
+                "-m",
+                "rl_zoo3.record_video",
+                "--algo",
+                "sarsa",
+                "--env",
+                "CartPole-v1",
+                "-f",
+                "logs/",
+                "-n",
+                "100",
+            ],
+            trained,
+        )
+    )
+    assert list((trained / "logs").glob("sarsa/CartPole-v1_*/videos/*.mp4"))
+
+
+def test_explicit_conf_file_wins(tmp_path: pathlib.Path) -> None:
+    entry = {**load_config()["CartPole-v1"], "learning_rate": 0.00123, "learning_starts": 10}
+    (tmp_path / "mine.yml").write_text(yaml.safe_dump({"CartPole-v1": entry}))
+    args = [
+        "rl_zoo3",
+        "train",
+        "--algo",
+        "sarsa",
+        "--env",
+        "CartPole-v1",
+        "-n",
+        "300",
+        "-f",
+        "logs",
+        "--conf-file",
+        "mine.yml",
+    ]
+    check(run(args, tmp_path))
+    assert saved_config(tmp_path / "logs")["learning_rate"] == 0.00123
+
+
+def test_optimize_two_trials_in_a_shared_study_then_rerun_one(tmp_path: pathlib.Path) -> None:
+    study = ["--storage", "logs/study.log", "--study-name", "sarsa_test"]
+    optimize = ["rl_zoo3", "train", "--algo", "sarsa", "--env", "CartPole-v1", "-optimize", "--n-trials", "2", "--n-jobs", "2"]
+    small = ["-n", "1200", "--eval-episodes", "2", "--n-evaluations", "1", "-f", "logs", "--seed", "1"]
+    out = check(run([*optimize, *small, *study], tmp_path))
+    assert "Number of finished trials:  2" in out
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "logs/study.log")))
+    trials = optuna.load_study(study_name="sarsa_test", storage=storage).trials
+    assert len(trials) == 2 and {"target", "loss", "n_steps", "softplus_head"} <= set(trials[1].params)
+
+    out = check(
+        run(
+            [
+                "rl_zoo3",
+                "train",
+                "--algo",
+                "sarsa",
+                "--env",
+                "CartPole-v1",
+                "-n",
+                "300",
+                "-f",
+                "rerun",
+                "--trial-id",
+                "1",
+                *study,
+            ],
+            tmp_path,
+        )
+    )
+    assert "Loading from Optuna study" in out
+    config = saved_config(tmp_path / "rerun")
+    assert config["target"] == trials[1].params["target"] and config["n_steps"] == trials[1].params["n_steps"]
+    assert config["policy_kwargs"]["softplus_head"] == trials[1].params["softplus_head"]
+
+
+def test_opt_out_variable_disables_the_hook(tmp_path: pathlib.Path) -> None:
+    result = run(["rl_zoo3", "train", "--algo", "sarsa", "--env", "CartPole-v1", "-n", "100"], tmp_path, hook=False)
+    assert result.returncode == 2 and "invalid choice: 'sarsa'" in result.stderr
+
+
+def test_fallback_entry_points_work_without_the_hook(tmp_path: pathlib.Path) -> None:
+    args = ["train", "--algo", "sarsa", "--env", "CartPole-v1", "-n", "300", "-f", "logs"]
+    check(run([sys.executable, "-m", "sb3_sarsa.zoo", *args], tmp_path, hook=False))
+    assert saved_config(tmp_path / "logs")["loss"] == load_config()["CartPole-v1"]["loss"]
+    enjoy = ["enjoy", "--algo", "sarsa", "--env", "CartPole-v1", "-f", "logs/", "--no-render", "-n", "50"]
+    check(run(["sb3-sarsa-zoo", *enjoy], tmp_path, hook=False))
+    usage = run(["sb3-sarsa-zoo"], tmp_path, hook=False)
+    assert usage.returncode == 2 and "usage: python -m sb3_sarsa.zoo" in usage.stderr
+
+
+def test_hook_imports_nothing_heavy_at_startup(tmp_path: pathlib.Path) -> None:
+    modules = ("torch", "typing", "rl_zoo3", "sb3_sarsa.zoo", "sb3_sarsa._zoo_hook")
+    code = f"import sys; print(sorted(m for m in {modules} if m in sys.modules))"
+    assert check(run([sys.executable, "-c", code], tmp_path)).strip() == "['sb3_sarsa._zoo_hook']"
+
+
+def test_a_failing_hook_warns_and_rl_zoo3_still_imports(tmp_path: pathlib.Path) -> None:
+    code = (
+        "import sb3_sarsa.zoo as z\n"
+        "def boom(module): raise RuntimeError('boom')\n"
+        "z.on_zoo_module_loaded = boom\n"
+        "import rl_zoo3.utils\n"
+        "print('sarsa' in rl_zoo3.utils.ALGOS)\n"
+    )
+    result = run([sys.executable, "-c", code], tmp_path)
+    assert check(result).strip() == "False"
+    assert "could not register SARSA with rl_zoo3 (RuntimeError('boom'))" in result.stderr
+
+
+def test_leftover_pth_file_is_silent(tmp_path: pathlib.Path) -> None:
+    """The .pth line of a package that is gone must not print anything (run without site-packages)."""
+    (pth,) = (file for file in installed_files() if file.name == "sb3_sarsa_zoo.pth")
+    code = f"import sys; exec(open({str(pth)!r}).read())"
+    result = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == "" and result.stdout == ""
+
+
+def test_sampler_and_converter_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What -optimize trains is what --trial-id rebuilds from the stored params."""
+    for env_id, has_softplus in (("CartPole-v1", True), ("Acrobot-v1", False)):
+        monkeypatch.setitem(zoo._context, "env_id", env_id)
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        for _ in range(5):
+            trial = study.ask()
+            sampled = zoo.sample_sarsa_params(trial, n_actions=2, n_envs=1, additional_args={})
+            assert zoo.convert_sarsa_params(trial.params) == sampled
+            assert sampled["target"] in ("sarsa", "expected") and sampled["n_steps"] in (1, 3, 5)
+            assert ("softplus_head" in sampled["policy_kwargs"]) == has_softplus
+            study.tell(trial, 0.0)
+
+
+def test_fallback_usage_without_a_command(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        zoo.main([])
+    assert exit_info.value.code == 2 and "usage: python -m sb3_sarsa.zoo" in capsys.readouterr().err
+
+
+def test_rl_zoo3_executable_is_in_this_environment() -> None:
+    assert (BIN / "rl_zoo3").exists() or shutil.which("rl_zoo3")
