@@ -10,14 +10,17 @@ version = re.search(r'^__version__ = "(.+)"$', (here / "sb3_sarsa" / "__init__.p
 assert version is not None, "sb3_sarsa/__init__.py must set __version__"
 
 # Start-up files that make `rl_zoo3 train --algo sarsa` work (see sb3_sarsa/_zoo_hook.py).
+# The hook is installed as a top-level module, a copy of sb3_sarsa/_zoo_hook.py, so that start-up
+# does not import the sb3_sarsa package (which would then shadow a checkout in the working folder).
 # The .pth name sorts after setuptools' `__editable__*.pth`, whose finder must exist first.
-# The import is guarded: a file left behind without the package stays silent. Python >= 3.15
+# Its import is guarded: a file left behind without the package stays silent. Python >= 3.15
 # (PEP 829) runs the matching .start entry point instead of the .pth import line.
 STARTUP_FILES = {
+    "_sb3_sarsa_zoo_hook.py": (here / "sb3_sarsa" / "_zoo_hook.py").read_text(encoding="utf-8"),
     "sb3_sarsa_zoo.pth": (
-        "import sys; exec('try:\\n import sb3_sarsa._zoo_hook as h\\nexcept ImportError:\\n pass\\nelse:\\n h.install()')\n"
+        "import sys; exec('try:\\n import _sb3_sarsa_zoo_hook as h\\nexcept ImportError:\\n pass\\nelse:\\n h.install()')\n"
     ),
-    "sb3_sarsa_zoo.start": "sb3_sarsa._zoo_hook:install\n",
+    "sb3_sarsa_zoo.start": "_sb3_sarsa_zoo_hook:install\n",
 }
 
 

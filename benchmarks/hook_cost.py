@@ -8,8 +8,8 @@ Needs sb3-sarsa installed (regular or editable). Two measurements:
 1. wall time of ``python -c pass`` with our ``.pth``/``.start`` files in site-packages and with
    them moved aside (they are put back at the end, also on error or Ctrl-C), alternating A/B
    ``--runs`` times each; the difference of the medians is the cost;
-2. ``python -X importtime -c pass``: the cumulative import time CPython reports for
-   ``sb3_sarsa._zoo_hook`` (with its parent package ``sb3_sarsa`` and ``sb3_sarsa.version``),
+2. ``python -X importtime -c pass``: the cumulative import time CPython reports for the
+   installed hook module ``_sb3_sarsa_zoo_hook``,
    median of ``--runs // 4`` runs.
 """
 
@@ -22,7 +22,7 @@ import sysconfig
 import time
 
 PURELIB = pathlib.Path(sysconfig.get_paths()["purelib"])
-STARTUP_FILES = ("sb3_sarsa_zoo.pth", "sb3_sarsa_zoo.start")
+STARTUP_FILES = ("_sb3_sarsa_zoo_hook.py", "sb3_sarsa_zoo.pth", "sb3_sarsa_zoo.start")
 
 
 def startup_seconds() -> float:
@@ -56,9 +56,9 @@ def importtime_microseconds() -> int:
     command = [sys.executable, "-X", "importtime", "-c", "pass"]
     stderr = subprocess.run(command, check=True, capture_output=True, text=True).stderr
     for line in stderr.splitlines():
-        if line.rstrip().endswith(" sb3_sarsa._zoo_hook"):
+        if line.rstrip().endswith(" _sb3_sarsa_zoo_hook"):
             return int(line.split("|")[1])
-    raise RuntimeError("sb3_sarsa._zoo_hook was not imported at start-up: is the hook installed and on?")
+    raise RuntimeError("_sb3_sarsa_zoo_hook was not imported at start-up: is the hook installed and on?")
 
 
 def main() -> None:
@@ -74,7 +74,7 @@ def main() -> None:
     print(f"with the hook:    median {median_with * 1e3:.2f} ms")
     print(f"without the hook: median {median_without * 1e3:.2f} ms")
     print(f"difference:       {(median_with - median_without) * 1e3:+.2f} ms")
-    print(f"-X importtime of sb3_sarsa._zoo_hook (cumulative): median {statistics.median(importtime)} us")
+    print(f"-X importtime of _sb3_sarsa_zoo_hook: median {statistics.median(importtime)} us")
 
 
 if __name__ == "__main__":

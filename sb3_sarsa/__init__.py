@@ -1,14 +1,12 @@
 """
 Deep SARSA and Expected SARSA for Stable-Baselines3.
 
-The public names are imported on first use (PEP 562), so that ``import sb3_sarsa._zoo_hook``,
-which runs at every interpreter start, does not import torch.
-It imports nothing at all: every module imported at start-up costs about 0.1 ms.
+The public names are imported on first use (PEP 562): ``import sb3_sarsa`` (for its version,
+say) does not import torch.
 """
 
 __version__ = "0.1.0"
 
-# typing and importlib are not imported at start-up; importing them here would cost milliseconds.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sb3_sarsa.buffers import DictSarsaReplayBuffer, SarsaReplayBuffer

@@ -1,5 +1,8 @@
 """
-Start-up hook that registers SARSA with rl-zoo3, installed by ``sb3_sarsa_zoo.pth``.
+Start-up hook that registers SARSA with rl-zoo3, run by ``sb3_sarsa_zoo.pth``.
+
+Installed as the top-level module ``_sb3_sarsa_zoo_hook`` (a copy of this file, see setup.py),
+so that interpreter start-up imports neither torch nor the ``sb3_sarsa`` package.
 
 rl-zoo3 has no plugin mechanism: ``--algo`` choices come from ``rl_zoo3.utils.ALGOS``, read
 when its CLI parses arguments. This module only puts a finder on ``sys.meta_path``; it imports

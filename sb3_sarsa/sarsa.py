@@ -367,7 +367,7 @@ class SARSA(DQN):
         env_id = "the env"
         if self.env is not None:
             spec = self.env.get_attr("spec", indices=0)[0]
-            env_id = spec.id if spec is not None else type(self.env.unwrapped).__name__
+            env_id = spec.id if spec is not None else type(self.env.get_attr("unwrapped", indices=0)[0]).__name__
         warnings.warn(
             f"softplus_head=True but {env_id} gave a negative reward ({float(reward.min())}): "
             "a softplus head keeps every Q-value above 0, so negative returns cannot be learned. "

@@ -91,7 +91,9 @@ def check_sarsa_zip(path: pathlib.Path, format_version: int) -> None:
                 raise ValueError(f"{path} is corrupted: member {bad_member!r} fails its CRC check.")
             missing = {"data", "policy.pth"} - names
             if missing:
-                raise ValueError(f"{path} is not a complete SB3 model file: {', '.join(sorted(missing))} missing.")
+                raise ValueError(
+                    f"{path} is not a complete SB3 model file (truncated or corrupted?): {', '.join(sorted(missing))} missing."
+                )
             data = json.loads(archive.read("data"))
     except (zipfile.BadZipFile, EOFError, OSError, UnicodeDecodeError, json.JSONDecodeError, zipfile.LargeZipFile) as error:
         raise ValueError(f"{path} is not a readable SB3 model file (truncated or corrupted?): {error}") from error

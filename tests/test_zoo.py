@@ -23,7 +23,7 @@ from sb3_sarsa._zoo_hook import ENV_VAR
 from sb3_sarsa.hyperparameters import load_config
 
 BIN = pathlib.Path(sys.executable).parent
-STARTUP_FILES = ("sb3_sarsa_zoo.pth", "sb3_sarsa_zoo.start")
+STARTUP_FILES = ("_sb3_sarsa_zoo_hook.py", "sb3_sarsa_zoo.pth", "sb3_sarsa_zoo.start")
 ALGO_ENV = ["--algo", "sarsa", "--env", "CartPole-v1"]
 PURELIB = sysconfig.get_paths()["purelib"]
 
@@ -75,8 +75,8 @@ def test_startup_files_are_installed_at_the_top_of_site_packages() -> None:
     for name in STARTUP_FILES:
         (path,) = (file for file in files if file.name == name)
         assert path.resolve().parent == purelib and path.is_file()
-        # site.py reads .pth files in sorted order: ours must come after setuptools' editable finder.
-        assert name > "__editable__.sb3_sarsa-0.1.0.pth"
+    # site.py reads .pth files in sorted order: ours must come after setuptools' editable finder.
+    assert "sb3_sarsa_zoo.pth" > "__editable__.sb3_sarsa-0.1.0.pth"
 
 
 def test_train_makes_a_sarsa_model_from_our_config(trained: pathlib.Path) -> None:
@@ -198,9 +198,15 @@ def test_fallback_entry_points_work_without_the_hook(tmp_path: pathlib.Path) -> 
 
 
 def test_hook_imports_nothing_heavy_at_startup(tmp_path: pathlib.Path) -> None:
-    modules = ("torch", "typing", "rl_zoo3", "sb3_sarsa.zoo", "sb3_sarsa._zoo_hook")
+    modules = ("torch", "typing", "rl_zoo3", "sb3_sarsa", "_sb3_sarsa_zoo_hook")
     code = f"import sys; print(sorted(m for m in {modules} if m in sys.modules))"
-    assert check(run([sys.executable, "-c", code], tmp_path)).strip() == "['sb3_sarsa._zoo_hook']"
+    assert check(run([sys.executable, "-c", code], tmp_path)).strip() == "['_sb3_sarsa_zoo_hook']"
+
+
+def test_installed_hook_is_a_copy_of_the_source(tmp_path: pathlib.Path) -> None:
+    (hook,) = (file for file in installed_files() if file.name == "_sb3_sarsa_zoo_hook.py")
+    source = pathlib.Path(__file__).parent.parent / "sb3_sarsa" / "_zoo_hook.py"
+    assert hook.read_text() == source.read_text(), "reinstall sb3-sarsa: the installed start-up hook is stale"
 
 
 def test_a_failing_hook_warns_and_rl_zoo3_still_imports(tmp_path: pathlib.Path) -> None:
