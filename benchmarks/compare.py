@@ -1,0 +1,361 @@
+"""
+SARSA, Expected SARSA and SB3's DQN, side by side, on the same machine in the same run.
+
+    python -m benchmarks.compare                      # all envs, 10 seeds (hours)
+    python -m benchmarks.compare --quick              # CartPole-v1, 3 seeds (about 10 minutes)
+    python -m benchmarks.compare --envs CartPole-v1 --seeds 10
+    python -m benchmarks.compare --report-only        # tables and plots from the stored results
+
+Each algorithm trains with its own rl-zoo3 hyperparameters (ours: ``hyperparams/sarsa.yml``,
+DQN's: rl_zoo3's ``dqn.yml``) for DQN's ``n_timesteps`` of that env. ``sarsa-same`` is SARSA with
+DQN's hyperparameters exactly (only the TD target differs): it measures the cost of SARSA's
+machinery (steps per second, peak memory) against DQN.
+
+Runs are interleaved (seed 0 of every env and algorithm, then seed 1, ...), at most ``--jobs``
+(default 2) at once, each in its own process with one torch thread. Each run writes its result
+to ``benchmarks/results/<env>/<algo>_seed<k>.json`` as soon as it ends; a run whose file exists is
+skipped, so an interrupted benchmark resumes where it stopped and can be run in parts.
+Every 5,000 steps the greedy policy is evaluated for 20 episodes on a separate env.
+
+The report (``docs/BENCHMARKS.md``, ``docs/benchmark_curves.png``) aggregates whatever results
+exist: IQM of the final eval return with a 95% stratified-bootstrap confidence interval
+(rliable), median steps to the env's threshold, share of seeds that reach it, and the
+SARSA/DQN ratios of steps per second and peak memory.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import time
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DOCS = ROOT / "docs"
+ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3")
+ALGOS = ("sarsa", "expected", "dqn", "sarsa-same")
+THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
+LABELS = {
+    "sarsa": "SARSA (sarsa.yml)",
+    "expected": "Expected SARSA (sarsa.yml)",
+    "dqn": "DQN (dqn.yml)",
+    "sarsa-same": "SARSA (dqn.yml)",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# One run (in its own process)
+# --------------------------------------------------------------------------------------------
+def hyperparameters(env_id: str, algo: str) -> tuple[dict[str, Any], int]:
+    """:return: constructor arguments and the step budget (DQN's n_timesteps) of one run"""
+    import rl_zoo3
+    import yaml
+
+    from sb3_sarsa.hyperparameters import load_config, model_kwargs
+
+    dqn_config = yaml.safe_load((pathlib.Path(rl_zoo3.__file__).parent / "hyperparams" / "dqn.yml").read_text())
+    dqn_kwargs, dqn_run = model_kwargs(env_id, dqn_config)
+    budget = int(dqn_run["n_timesteps"])
+    if algo in ("dqn", "sarsa-same"):
+        kwargs = dqn_kwargs
+    else:
+        kwargs, _ = model_kwargs(env_id, load_config())
+        kwargs["target"] = "expected" if algo == "expected" else "sarsa"
+    return kwargs, budget
+
+
+def peak_memory_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run_one(env_id: str, algo: str, seed: int, eval_freq: int, eval_episodes: int) -> dict[str, Any]:
+    import gymnasium as gym
+    import numpy as np
+    import torch as th
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
+
+    from sb3_sarsa import SARSA
+
+    th.set_num_threads(1)
+    kwargs, budget = hyperparameters(env_id, algo)
+    eval_env = Monitor(gym.make(env_id))
+    eval_env.reset(seed=10_000 + seed)
+
+    class Evaluate(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.curve: list[tuple[int, float]] = []
+            self.eval_seconds = 0.0
+            self.next_eval = eval_freq
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next_eval:
+                self.next_eval += eval_freq
+                start = time.perf_counter()
+                rewards, _ = evaluate_policy(
+                    self.model, eval_env, eval_episodes, deterministic=True, return_episode_rewards=True
+                )
+                self.eval_seconds += time.perf_counter() - start
+                self.curve.append((self.num_timesteps, float(np.mean(rewards))))
+            return True
+
+    model_class = DQN if algo == "dqn" else SARSA
+    model = model_class("MlpPolicy", env_id, seed=seed, **kwargs)
+    callback = Evaluate()
+    start = time.perf_counter()
+    model.learn(budget, callback=callback)
+    wall = time.perf_counter() - start
+    train_seconds = wall - callback.eval_seconds
+    threshold = THRESHOLDS.get(env_id)
+    reached = [step for step, mean in callback.curve if threshold is not None and mean >= threshold]
+    return {
+        "env": env_id,
+        "algo": algo,
+        "seed": seed,
+        "budget": budget,
+        "hyperparameters": {key: repr(value) for key, value in kwargs.items()},
+        "curve": callback.curve,
+        "final_eval_mean": callback.curve[-1][1] if callback.curve else None,
+        "first_step_to_threshold": reached[0] if reached else None,
+        "wall_seconds": wall,
+        "train_seconds": train_seconds,
+        "steps_per_second": budget / train_seconds,
+        "peak_memory_mib": peak_memory_mib(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Scheduling
+# --------------------------------------------------------------------------------------------
+def result_path(env_id: str, algo: str, seed: int) -> pathlib.Path:
+    return RESULTS / env_id / f"{algo}_seed{seed}.json"
+
+
+def schedule(envs: list[str], algos: list[str], seeds: int, jobs: int, eval_freq: int, eval_episodes: int) -> None:
+    todo = [
+        (env_id, algo, seed)
+        for seed in range(seeds)
+        for env_id in envs
+        for algo in algos
+        if not result_path(env_id, algo, seed).exists()
+    ]
+    total = len(todo)
+    print(f"{total} runs to do ({len(envs) * len(algos) * seeds - total} already done), {jobs} at a time", flush=True)
+    running: list[tuple[subprocess.Popen, tuple[str, str, int], float]] = []
+    done = 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    while todo or running:
+        while todo and len(running) < jobs:
+            env_id, algo, seed = todo.pop(0)
+            command = [sys.executable, "-m", "benchmarks.compare", "--run", env_id, algo, str(seed)]
+            command += ["--eval-freq", str(eval_freq), "--eval-episodes", str(eval_episodes)]
+            print(f"  start {env_id} {algo} seed {seed}", flush=True)
+            running.append((subprocess.Popen(command, cwd=ROOT, env=env), (env_id, algo, seed), time.perf_counter()))
+        time.sleep(1.0)
+        for entry in list(running):
+            process, (env_id, algo, seed), started = entry
+            if process.poll() is None:
+                continue
+            running.remove(entry)
+            done += 1
+            if process.returncode != 0:
+                print(f"[{done}/{total}] {env_id} {algo} seed {seed}: FAILED (exit {process.returncode})", flush=True)
+                continue
+            result = json.loads(result_path(env_id, algo, seed).read_text())
+            print(
+                f"[{done}/{total}] {env_id} {algo} seed {seed}: final eval {result['final_eval_mean']:.1f}, "
+                f"threshold at {result['first_step_to_threshold']}, {result['steps_per_second']:.0f} steps/s, "
+                f"{time.perf_counter() - started:.0f}s; {len(todo) + len(running)} left",
+                flush=True,
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+def load_results() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for path in sorted(RESULTS.glob("*/*.json")):
+        result = json.loads(path.read_text())
+        results.setdefault(result["env"], {}).setdefault(result["algo"], []).append(result)
+    return results
+
+
+def iqm_with_ci(scores: list[float]) -> tuple[float, float, float]:
+    import numpy as np
+    from rliable import library as rly
+    from rliable import metrics
+
+    matrix = {"algo": np.asarray(scores, dtype=float).reshape(-1, 1)}
+    point, interval = rly.get_interval_estimates(
+        matrix, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=2000, confidence_interval_size=0.95
+    )
+    return float(point["algo"][0]), float(interval["algo"][0][0]), float(interval["algo"][1][0])
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {model}, {os.cpu_count()} cores"
+
+
+def versions() -> str:
+    import importlib.metadata
+
+    names = ("sb3-sarsa", "stable_baselines3", "rl_zoo3", "torch", "gymnasium", "numpy", "rliable")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return f"Python {platform.python_version()}; " + ", ".join(found)
+
+
+def report(command: str) -> str:
+    import numpy as np
+
+    results = load_results()
+    lines = [
+        "| env | algorithm | seeds | IQM final eval [95% CI] | reached threshold | median steps to threshold "
+        "| steps/s | peak MiB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    ratios = []
+    for env_id in [env for env in ENVS if env in results]:
+        per_algo = results[env_id]
+        for algo in [a for a in ALGOS if a in per_algo]:
+            runs = per_algo[algo]
+            finals = [run["final_eval_mean"] for run in runs]
+            point, low, high = iqm_with_ci(finals)
+            steps = [run["first_step_to_threshold"] for run in runs if run["first_step_to_threshold"] is not None]
+            median_steps = f"{np.median(steps):.0f}" if steps else "never"
+            speed = np.median([run["steps_per_second"] for run in runs])
+            memory = np.median([run["peak_memory_mib"] for run in runs])
+            lines.append(
+                f"| {env_id} | {LABELS[algo]} | {len(runs)} | {point:.1f} [{low:.1f}, {high:.1f}] | "
+                f"{len(steps)}/{len(runs)} (threshold {THRESHOLDS[env_id]:g}) | {median_steps} | "
+                f"{speed:.0f} | {memory:.0f} |"
+            )
+        for algo in ("sarsa-same", "sarsa", "expected"):
+            if algo in per_algo and "dqn" in per_algo:
+                pairs = {r["seed"]: r for r in per_algo["dqn"]}
+                matched = [(r, pairs[r["seed"]]) for r in per_algo[algo] if r["seed"] in pairs]
+                if matched:
+                    speed_ratio = np.median([a["steps_per_second"] / b["steps_per_second"] for a, b in matched])
+                    memory_ratio = np.median([a["peak_memory_mib"] / b["peak_memory_mib"] for a, b in matched])
+                    label = f"{LABELS[algo]} / DQN"
+                    ratios.append(f"| {env_id} | {label} | {len(matched)} | {speed_ratio:.3f} | {memory_ratio:.3f} |")
+    text = [
+        "# Benchmarks: SARSA and Expected SARSA against SB3's DQN",
+        "",
+        f"Produced by `{command}` (see `benchmarks/compare.py`), {datetime.date.today().isoformat()}.",
+        f"Machine: {machine()}. {versions()}.",
+        "",
+        "Each algorithm uses its own rl-zoo3 hyperparameters (ours: `hyperparams/sarsa.yml`; DQN: rl_zoo3's",
+        "`dqn.yml`) and DQN's step budget. `SARSA (dqn.yml)` is SARSA with DQN's hyperparameters (only the",
+        "TD target differs). Every 5,000 steps: 20 deterministic episodes on a separate env. Final eval = the",
+        "last evaluation, at the end of the budget. IQM with a 95% stratified-bootstrap CI (rliable, 2,000 reps).",
+        "",
+        *lines,
+        "",
+        "Ratios to DQN, run by run on the same seed (median over seeds): steps per second of training",
+        "(evaluation time excluded) and peak resident memory of the run's process.",
+        "",
+        "| env | ratio | seeds | steps/s ratio | peak memory ratio |",
+        "|---|---|---|---|---|",
+        *ratios,
+        "",
+        "![learning curves](benchmark_curves.png)",
+        "",
+    ]
+    return "\n".join(text)
+
+
+def plot() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    results = load_results()
+    envs = [env for env in ENVS if env in results]
+    if not envs:
+        return
+    figure, axes = plt.subplots(1, len(envs), figsize=(5 * len(envs), 4), squeeze=False)
+    rng = np.random.default_rng(0)
+    for axis, env_id in zip(axes[0], envs):
+        for algo in [a for a in ALGOS if a in results[env_id]]:
+            curves = [run["curve"] for run in results[env_id][algo]]
+            length = min(len(curve) for curve in curves)
+            steps = np.array([step for step, _ in curves[0][:length]])
+            values = np.array([[mean for _, mean in curve[:length]] for curve in curves])
+            mean = values.mean(axis=0)
+            boot = values[rng.integers(len(values), size=(1000, len(values)))].mean(axis=1)
+            low, high = np.percentile(boot, [2.5, 97.5], axis=0)
+            axis.plot(steps, mean, label=f"{LABELS[algo]} (n={len(values)})")
+            axis.fill_between(steps, low, high, alpha=0.2)
+        axis.axhline(THRESHOLDS[env_id], color="grey", linestyle=":", linewidth=1)
+        axis.set_title(env_id)
+        axis.set_xlabel("env steps")
+        axis.set_ylabel("eval mean return (20 episodes)")
+        axis.legend(fontsize=7)
+    figure.suptitle("Mean over seeds, 95% bootstrap band")
+    figure.tight_layout()
+    DOCS.mkdir(exist_ok=True)
+    figure.savefig(DOCS / "benchmark_curves.png", dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=ENVS)
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once (at most 2 on a 2-core machine)")
+    parser.add_argument("--quick", action="store_true", help="CartPole-v1 only, 3 seeds")
+    parser.add_argument("--eval-freq", type=int, default=5000)
+    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--report-only", action="store_true", help="only write docs/BENCHMARKS.md and the plot")
+    parser.add_argument("--run", nargs=3, metavar=("ENV", "ALGO", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        env_id, algo, seed = args.run[0], args.run[1], int(args.run[2])
+        result = run_one(env_id, algo, seed, args.eval_freq, args.eval_episodes)
+        path = result_path(env_id, algo, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(result, indent=1))
+        temporary.replace(path)  # a killed run leaves no result file: it is redone on resume
+        return
+    if args.quick:
+        args.envs, args.seeds = ["CartPole-v1"], 3
+    command = "python -m benchmarks.compare " + " ".join(sys.argv[1:])
+    if not args.report_only:
+        schedule(args.envs, args.algos, args.seeds, args.jobs, args.eval_freq, args.eval_episodes)
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "BENCHMARKS.md").write_text(report(command.strip()))
+    plot()
+    print(f"wrote {DOCS / 'BENCHMARKS.md'} and {DOCS / 'benchmark_curves.png'}")
+
+
+if __name__ == "__main__":
+    main()
