@@ -292,22 +292,34 @@ class SARSA(DQN):
     # ----------------------------------------------------------------------------------------
     # Acting
     # ----------------------------------------------------------------------------------------
-    def _epsilon_greedy(self, observation: Obs, epsilon: float) -> np.ndarray:
+    def _epsilon_greedy(self, observation: Obs, epsilon: float, collecting: bool = True) -> np.ndarray:
         """
         Epsilon-greedy actions for a batch of observations, one exploration coin per row.
 
         The Q-network runs once, on the rows whose coin said greedy (not at all if none did).
+
+        :param collecting: called while collecting rollouts, where SB3 has already put the
+            policy in evaluation mode (so the forward skips ``predict``'s per-call mode switch)
         """
         n_rows = _batch_size(observation)
         explore = np.random.rand(n_rows) < epsilon
-        actions = np.zeros(n_rows, dtype=np.int64)
-        for row in np.flatnonzero(explore):
-            actions[row] = self.action_space.sample()
-        greedy = ~explore
-        if greedy.any():
-            greedy_actions, _ = self.policy.predict(_select_rows(observation, greedy), deterministic=True)
-            actions[greedy] = greedy_actions
+        n_explore = int(np.count_nonzero(explore))
+        if n_explore == n_rows:
+            return np.array([self.action_space.sample() for _ in range(n_rows)], dtype=np.int64)
+        greedy_rows = observation if n_explore == 0 else _select_rows(observation, ~explore)
+        greedy = self._greedy_actions(greedy_rows) if collecting else self.policy.predict(greedy_rows, deterministic=True)[0]
+        if n_explore == 0:
+            return np.asarray(greedy, dtype=np.int64).reshape(n_rows)
+        actions = np.empty(n_rows, dtype=np.int64)
+        actions[~explore] = greedy
+        actions[explore] = [self.action_space.sample() for _ in range(n_explore)]
         return actions
+
+    def _greedy_actions(self, observation: Obs) -> np.ndarray:
+        """Greedy actions of a batch: ``policy.predict`` without its switch to evaluation mode."""
+        obs_tensor, _ = self.policy.obs_to_tensor(observation)
+        with th.no_grad():
+            return self.policy._predict(obs_tensor, deterministic=True).cpu().numpy().reshape(-1)
 
     def _draw_actions(self, observation: Obs) -> np.ndarray:
         """Behaviour actions: uniform during warm-up, then epsilon-greedy with the current epsilon."""
@@ -347,15 +359,22 @@ class SARSA(DQN):
         next episode's first action is stored there.
         """
         self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
-        truncated = [
-            i
-            for i, done in enumerate(dones)
-            if done and infos[i].get("TimeLimit.truncated", False) and infos[i].get("terminal_observation") is not None
-        ]
-        drawn = self._draw_actions(_append_rows(new_obs, [infos[i]["terminal_observation"] for i in truncated]))
-        self._next_actions = drawn[: len(dones)]
-        stored_next_actions = self._next_actions.copy()
-        stored_next_actions[truncated] = drawn[len(dones) :]
+        truncated = (
+            [
+                i
+                for i in np.flatnonzero(dones)
+                if infos[i].get("TimeLimit.truncated", False) and "terminal_observation" in infos[i]
+            ]
+            if dones.any()
+            else []
+        )
+        if truncated:
+            drawn = self._draw_actions(_append_rows(new_obs, [infos[i]["terminal_observation"] for i in truncated]))
+            self._next_actions = drawn[: len(dones)]
+            stored_next_actions = self._next_actions.copy()
+            stored_next_actions[truncated] = drawn[len(dones) :]
+        else:
+            self._next_actions = stored_next_actions = self._draw_actions(new_obs)
         self._warn_if_negative_reward(reward)
         buffer = cast(SarsaReplayBuffer, _AddWithNextAction(cast(SarsaReplayBuffer, replay_buffer), stored_next_actions))
         super()._store_transition(buffer, buffer_action, new_obs, reward, dones, infos)  # type: ignore[arg-type]
@@ -395,7 +414,7 @@ class SARSA(DQN):
         """
         if deterministic or not self.policy.is_vectorized_observation(observation):
             return super().predict(observation, state, episode_start, deterministic)
-        return self._epsilon_greedy(observation, self.exploration_rate), state
+        return self._epsilon_greedy(observation, self.exploration_rate, collecting=False), state
 
     # ----------------------------------------------------------------------------------------
     # Learning
