@@ -233,6 +233,10 @@ def versions() -> str:
 def report(command: str) -> str:
     import numpy as np
 
+    history = RESULTS / "COMMANDS.txt"
+    commands = history.read_text().splitlines() if history.exists() else []
+    produced_by = ", then ".join(f"`{line}`" for line in dict.fromkeys(commands)) or "(no runs recorded)"
+
     results = load_results()
     lines = [
         "| env | algorithm | seeds | IQM final eval [95% CI] | reached threshold | median steps to threshold "
@@ -267,7 +271,8 @@ def report(command: str) -> str:
     text = [
         "# Benchmarks: SARSA and Expected SARSA against SB3's DQN",
         "",
-        f"Produced by `{command}` (see `benchmarks/compare.py`), {datetime.date.today().isoformat()}.",
+        f"Results produced by {produced_by}; this report by `{command}` (see `benchmarks/compare.py`),",
+        f"{datetime.date.today().isoformat()}. The results of every run are in `benchmarks/results/`.",
         f"Machine: {machine()}. {versions()}.",
         "",
         "Each algorithm uses its own rl-zoo3 hyperparameters (ours: `hyperparams/sarsa.yml`; DQN: rl_zoo3's",
@@ -348,11 +353,14 @@ def main() -> None:
         return
     if args.quick:
         args.envs, args.seeds = ["CartPole-v1"], 3
-    command = "python -m benchmarks.compare " + " ".join(sys.argv[1:])
+    command = ("python -m benchmarks.compare " + " ".join(sys.argv[1:])).strip()
     if not args.report_only:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        with open(RESULTS / "COMMANDS.txt", "a") as commands:
+            commands.write(command + "\n")
         schedule(args.envs, args.algos, args.seeds, args.jobs, args.eval_freq, args.eval_episodes)
     DOCS.mkdir(exist_ok=True)
-    (DOCS / "BENCHMARKS.md").write_text(report(command.strip()))
+    (DOCS / "BENCHMARKS.md").write_text(report(command))
     plot()
     print(f"wrote {DOCS / 'BENCHMARKS.md'} and {DOCS / 'benchmark_curves.png'}")
 
