@@ -37,6 +37,7 @@ from typing import Any
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 DOCS = ROOT / "docs"
+DISCUSSION = ROOT / "benchmarks" / "discussion.md"
 ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3")
 ALGOS = ("sarsa", "expected", "dqn", "sarsa-same")
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
@@ -292,6 +293,8 @@ def report(command: str) -> str:
         "![learning curves](benchmark_curves.png)",
         "",
     ]
+    if DISCUSSION.exists():  # written by hand: what the numbers mean, what was tried
+        text += ["## Discussion", "", DISCUSSION.read_text().strip(), ""]
     return "\n".join(text)
 
 
