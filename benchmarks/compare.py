@@ -41,6 +41,7 @@ DISCUSSION = ROOT / "benchmarks" / "discussion.md"
 ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3")
 ALGOS = ("sarsa", "expected", "dqn", "sarsa-same")
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
+IQM_TARGETS = {"Acrobot-v1": -80.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
 LABELS = {
     "sarsa": "SARSA (sarsa.yml)",
     "expected": "Expected SARSA (sarsa.yml)",
@@ -231,6 +232,60 @@ def versions() -> str:
     return f"Python {platform.python_version()}; " + ", ".join(found)
 
 
+def targets(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """:return: one table row per target of issue 4 that the stored results can judge"""
+    import numpy as np
+
+    def row(env_id: str, target: str, measured: str, met: bool, seeds: int) -> str:
+        verdict = "yes" if met else "**no**"
+        if seeds < 10:
+            verdict += f" (only {seeds} seeds)"
+        return f"| {env_id} | {target} | {measured} | {verdict} |"
+
+    rows = []
+    for env_id in [env for env in ENVS if env in results]:
+        per_algo = results[env_id]
+        sarsa, dqn = per_algo.get("sarsa", []), per_algo.get("dqn", [])
+        if not sarsa:
+            continue
+        if env_id == "CartPole-v1":
+            at_500 = sum(run["final_eval_mean"] >= 500.0 for run in sarsa)
+            needed = int(np.ceil(0.9 * len(sarsa)))
+            rows.append(
+                row(env_id, "SARSA final eval 500 on >= 9 of 10 seeds", f"{at_500}/{len(sarsa)}", at_500 >= needed, len(sarsa))
+            )
+            if dqn:
+
+                def median_steps(runs: list[dict[str, Any]]) -> float:
+                    # a seed that never reaches the threshold counts as never (infinity)
+                    steps = [run["first_step_to_threshold"] for run in runs]
+                    return float(np.median([np.inf if step is None else step for step in steps]))
+
+                ours, theirs = median_steps(sarsa), median_steps(dqn)
+                rows.append(
+                    row(
+                        env_id, "SARSA median steps to 475 <= DQN's", f"{ours:.0f} vs {theirs:.0f}", ours <= theirs, len(sarsa)
+                    )
+                )
+        else:
+            ours = iqm_with_ci([run["final_eval_mean"] for run in sarsa])[0]
+            goal = IQM_TARGETS[env_id]
+            rows.append(row(env_id, f"SARSA IQM >= {goal:g}", f"{ours:.1f}", ours >= goal, len(sarsa)))
+            if dqn:
+                theirs = iqm_with_ci([run["final_eval_mean"] for run in dqn])[0]
+                rows.append(row(env_id, "SARSA IQM >= DQN IQM", f"{ours:.1f} vs {theirs:.1f}", ours >= theirs, len(sarsa)))
+        same = {run["seed"]: run for run in per_algo.get("sarsa-same", [])}
+        matched = [(same[run["seed"]], run) for run in dqn if run["seed"] in same]
+        if matched:
+            speed = float(np.median([a["steps_per_second"] / b["steps_per_second"] for a, b in matched]))
+            memory = float(np.median([a["peak_memory_mib"] / b["peak_memory_mib"] for a, b in matched]))
+            rows.append(row(env_id, "steps/s SARSA (dqn.yml) / DQN >= 0.95", f"{speed:.3f}", speed >= 0.95, len(matched)))
+            rows.append(
+                row(env_id, "peak memory SARSA (dqn.yml) / DQN <= 1.05", f"{memory:.3f}", memory <= 1.05, len(matched))
+            )
+    return rows
+
+
 def report(command: str) -> str:
     import numpy as np
 
@@ -240,9 +295,9 @@ def report(command: str) -> str:
 
     results = load_results()
     lines = [
-        "| env | algorithm | seeds | IQM final eval [95% CI] | reached threshold | median steps to threshold "
-        "| steps/s | peak MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| env | algorithm | seeds | IQM final eval [95% CI] | final >= threshold | reached threshold "
+        "| median steps to threshold | steps/s | peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     ratios = []
     for env_id in [env for env in ENVS if env in results]:
@@ -255,9 +310,10 @@ def report(command: str) -> str:
             median_steps = f"{np.median(steps):.0f}" if steps else "never"
             speed = np.median([run["steps_per_second"] for run in runs])
             memory = np.median([run["peak_memory_mib"] for run in runs])
+            final_ok = sum(final >= THRESHOLDS[env_id] for final in finals)
             lines.append(
                 f"| {env_id} | {LABELS[algo]} | {len(runs)} | {point:.1f} [{low:.1f}, {high:.1f}] | "
-                f"{len(steps)}/{len(runs)} (threshold {THRESHOLDS[env_id]:g}) | {median_steps} | "
+                f"{final_ok}/{len(runs)} | {len(steps)}/{len(runs)} (threshold {THRESHOLDS[env_id]:g}) | {median_steps} | "
                 f"{speed:.0f} | {memory:.0f} |"
             )
         for algo in ("sarsa-same", "sarsa", "expected"):
@@ -289,6 +345,12 @@ def report(command: str) -> str:
         "| env | ratio | seeds | steps/s ratio | peak memory ratio |",
         "|---|---|---|---|---|",
         *ratios,
+        "",
+        "## Targets (issue 4), as the stored results stand",
+        "",
+        "| env | target | measured | met |",
+        "|---|---|---|---|",
+        *targets(results),
         "",
         "![learning curves](benchmark_curves.png)",
         "",
