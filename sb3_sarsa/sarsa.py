@@ -133,6 +133,9 @@ class SARSA(DQN):
     }
     #: Version of what :meth:`save` writes; :meth:`load` refuses files from a newer version.
     SAVE_FORMAT_VERSION: ClassVar[int] = 1
+    #: ``train/next_action_agreement`` costs one forward of the online network on one batch; it is
+    #: measured at most once per ``train()`` call and once per this many gradient updates.
+    AGREEMENT_INTERVAL: ClassVar[int] = 100
 
     q_net: SarsaQNetwork
     q_net_target: SarsaQNetwork
@@ -225,6 +228,9 @@ class SARSA(DQN):
         self._next_actions: np.ndarray | None = None
         self._last_finite_loss: float | None = None
         self._warned_negative_reward = False
+        # Last measured train/next_action_agreement and the update count when it was measured.
+        self._agreement: float | None = None
+        self._agreement_update: int | None = None
         if _init_setup_model:
             self._setup_model()
 
@@ -424,12 +430,17 @@ class SARSA(DQN):
         self._update_learning_rate(self.policy.optimizer)
 
         losses, q_means, agreements = [], [], []
+        # For SARSA the online network's greedy actions at s' only feed train/next_action_agreement:
+        # measured on the last batch of this call if AGREEMENT_INTERVAL updates have passed since the
+        # last measurement. Expected SARSA needs them on every batch (they define its policy).
+        due = (
+            self._agreement_update is None
+            or self._n_updates + gradient_steps - self._agreement_update >= self.AGREEMENT_INTERVAL
+        )
         for step in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
             discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
-            # The online network's greedy actions at s' define Expected SARSA's policy; for SARSA
-            # they only feed train/next_action_agreement, measured on the last batch of the call.
-            measure = self.target == "expected" or step == gradient_steps - 1
+            measure = self.target == "expected" or (due and step == gradient_steps - 1)
 
             with th.no_grad():
                 next_q_values = self.q_net_target(replay_data.next_observations)
@@ -470,7 +481,9 @@ class SARSA(DQN):
         self.logger.record("train/loss", np.mean(losses))
         self.logger.record("train/q_mean", np.mean(q_means))
         if agreements:
-            self.logger.record("train/next_action_agreement", np.mean(agreements))
+            self._agreement, self._agreement_update = float(np.mean(agreements)), self._n_updates
+        if self._agreement is not None:
+            self.logger.record("train/next_action_agreement", self._agreement)
 
     def _online_q_values(self, observations: Any) -> th.Tensor:
         """Q-values of the online network in evaluation mode (as when it acts)."""
