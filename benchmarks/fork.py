@@ -18,7 +18,7 @@ import torch as th
 from stable_baselines3 import DQN
 
 from sb3_sarsa import SARSA
-from tests.test_learning import AT_A, Fork
+from tests.test_learning import AT_A, FORK_PARAMS, Fork
 
 SETTINGS = {
     "SARSA, mse": (SARSA, {"loss": "mse"}),
@@ -33,22 +33,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3000)
     args = parser.parse_args()
-    common = dict(
-        learning_rate=3e-3,
-        buffer_size=2000,
-        learning_starts=200,
-        batch_size=32,
-        train_freq=1,
-        target_update_interval=100,
-        exploration_initial_eps=0.5,
-        exploration_final_eps=0.5,
-        gamma=1.0,
-        policy_kwargs=dict(net_arch=[16]),
-    )
     for name, (model_class, extra) in SETTINGS.items():
         values, exits = [], 0
         for seed in range(args.seeds):
-            model = model_class("MlpPolicy", Fork(), seed=seed, **common, **extra).learn(args.steps)
+            model = model_class("MlpPolicy", Fork(), seed=seed, **FORK_PARAMS, **extra).learn(args.steps)
             with th.no_grad():
                 q = model.q_net(th.tensor(AT_A[None])).numpy()[0]
             values.append(float(q[0]))

@@ -40,24 +40,24 @@ class Fork(gym.Env):
         return AT_B, 0.0, False, False, {}
 
 
+#: Hyperparameters of the fork experiment (also used by ``benchmarks/fork.py``): a fixed epsilon
+#: of 0.5 and no discount, so the epsilon-greedy values are the ones worked out above.
+FORK_PARAMS: dict[str, Any] = dict(
+    learning_rate=3e-3,
+    buffer_size=2000,
+    learning_starts=200,
+    batch_size=32,
+    train_freq=1,
+    target_update_interval=100,
+    exploration_initial_eps=0.5,
+    exploration_final_eps=0.5,
+    gamma=1.0,
+    policy_kwargs=dict(net_arch=[16]),
+)
+
+
 def learned_q_values(**kwargs: Any) -> np.ndarray:
-    model = SARSA(
-        "MlpPolicy",
-        Fork(),
-        learning_rate=3e-3,
-        buffer_size=2000,
-        learning_starts=200,
-        batch_size=32,
-        train_freq=1,
-        target_update_interval=100,
-        exploration_initial_eps=0.5,
-        exploration_final_eps=0.5,
-        gamma=1.0,
-        loss="mse",
-        policy_kwargs=dict(net_arch=[16]),
-        seed=0,
-        **kwargs,
-    )
+    model = SARSA("MlpPolicy", Fork(), loss="mse", seed=0, **FORK_PARAMS, **kwargs)
     model.learn(3000)
     with th.no_grad():
         return model.q_net(th.tensor(np.stack([AT_A, AT_B]))).numpy()
