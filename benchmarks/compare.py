@@ -207,6 +207,36 @@ def iqm_with_ci(scores: list[float]) -> tuple[float, float, float]:
     return float(point["algo"][0]), float(interval["algo"][0][0]), float(interval["algo"][1][0])
 
 
+def iqm(scores: list[float]) -> float:
+    """:return: the interquartile mean alone (rliable's point estimate, without the bootstrap)"""
+    import numpy as np
+    from rliable import metrics
+
+    return float(metrics.aggregate_iqm(np.asarray(scores, dtype=float).reshape(-1, 1)))
+
+
+def median_steps_to_threshold(runs: list[dict[str, Any]]) -> float:
+    """:return: median first step at the threshold, a seed that never reached it counting as infinity"""
+    import numpy as np
+
+    steps = [run["first_step_to_threshold"] for run in runs]
+    return float(np.median([np.inf if step is None else step for step in steps]))
+
+
+def same_seed_ratios(runs: list[dict[str, Any]], dqn_runs: list[dict[str, Any]]) -> tuple[int, float, float] | None:
+    """:return: seeds matched, median steps/s ratio and median peak-memory ratio of ``runs`` to DQN's
+    run of the same seed; None when no seed matches"""
+    import numpy as np
+
+    by_seed = {run["seed"]: run for run in dqn_runs}
+    matched = [(run, by_seed[run["seed"]]) for run in runs if run["seed"] in by_seed]
+    if not matched:
+        return None
+    speed = float(np.median([a["steps_per_second"] / b["steps_per_second"] for a, b in matched]))
+    memory = float(np.median([a["peak_memory_mib"] / b["peak_memory_mib"] for a, b in matched]))
+    return len(matched), speed, memory
+
+
 def machine() -> str:
     model = platform.processor() or "unknown CPU"
     try:
@@ -255,34 +285,24 @@ def targets(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
                 row(env_id, "SARSA final eval 500 on >= 9 of 10 seeds", f"{at_500}/{len(sarsa)}", at_500 >= needed, len(sarsa))
             )
             if dqn:
-
-                def median_steps(runs: list[dict[str, Any]]) -> float:
-                    # a seed that never reaches the threshold counts as never (infinity)
-                    steps = [run["first_step_to_threshold"] for run in runs]
-                    return float(np.median([np.inf if step is None else step for step in steps]))
-
-                ours, theirs = median_steps(sarsa), median_steps(dqn)
+                ours, theirs = median_steps_to_threshold(sarsa), median_steps_to_threshold(dqn)
                 rows.append(
                     row(
                         env_id, "SARSA median steps to 475 <= DQN's", f"{ours:.0f} vs {theirs:.0f}", ours <= theirs, len(sarsa)
                     )
                 )
         else:
-            ours = iqm_with_ci([run["final_eval_mean"] for run in sarsa])[0]
+            ours = iqm([run["final_eval_mean"] for run in sarsa])
             goal = IQM_TARGETS[env_id]
             rows.append(row(env_id, f"SARSA IQM >= {goal:g}", f"{ours:.1f}", ours >= goal, len(sarsa)))
             if dqn:
-                theirs = iqm_with_ci([run["final_eval_mean"] for run in dqn])[0]
+                theirs = iqm([run["final_eval_mean"] for run in dqn])
                 rows.append(row(env_id, "SARSA IQM >= DQN IQM", f"{ours:.1f} vs {theirs:.1f}", ours >= theirs, len(sarsa)))
-        same = {run["seed"]: run for run in per_algo.get("sarsa-same", [])}
-        matched = [(same[run["seed"]], run) for run in dqn if run["seed"] in same]
-        if matched:
-            speed = float(np.median([a["steps_per_second"] / b["steps_per_second"] for a, b in matched]))
-            memory = float(np.median([a["peak_memory_mib"] / b["peak_memory_mib"] for a, b in matched]))
-            rows.append(row(env_id, "steps/s SARSA (dqn.yml) / DQN >= 0.95", f"{speed:.3f}", speed >= 0.95, len(matched)))
-            rows.append(
-                row(env_id, "peak memory SARSA (dqn.yml) / DQN <= 1.05", f"{memory:.3f}", memory <= 1.05, len(matched))
-            )
+        ratios = same_seed_ratios(per_algo.get("sarsa-same", []), dqn)
+        if ratios is not None:
+            seeds, speed, memory = ratios
+            rows.append(row(env_id, "steps/s SARSA (dqn.yml) / DQN >= 0.95", f"{speed:.3f}", speed >= 0.95, seeds))
+            rows.append(row(env_id, "peak memory SARSA (dqn.yml) / DQN <= 1.05", f"{memory:.3f}", memory <= 1.05, seeds))
     return rows
 
 
@@ -317,14 +337,10 @@ def report(command: str) -> str:
                 f"{speed:.0f} | {memory:.0f} |"
             )
         for algo in ("sarsa-same", "sarsa", "expected"):
-            if algo in per_algo and "dqn" in per_algo:
-                pairs = {r["seed"]: r for r in per_algo["dqn"]}
-                matched = [(r, pairs[r["seed"]]) for r in per_algo[algo] if r["seed"] in pairs]
-                if matched:
-                    speed_ratio = np.median([a["steps_per_second"] / b["steps_per_second"] for a, b in matched])
-                    memory_ratio = np.median([a["peak_memory_mib"] / b["peak_memory_mib"] for a, b in matched])
-                    label = f"{LABELS[algo]} / DQN"
-                    ratios.append(f"| {env_id} | {label} | {len(matched)} | {speed_ratio:.3f} | {memory_ratio:.3f} |")
+            found = same_seed_ratios(per_algo.get(algo, []), per_algo.get("dqn", []))
+            if found is not None:
+                seeds, speed_ratio, memory_ratio = found
+                ratios.append(f"| {env_id} | {LABELS[algo]} / DQN | {seeds} | {speed_ratio:.3f} | {memory_ratio:.3f} |")
     text = [
         "# Benchmarks: SARSA and Expected SARSA against SB3's DQN",
         "",
