@@ -41,6 +41,7 @@ DISCUSSION = ROOT / "benchmarks" / "discussion.md"
 ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3")
 ALGOS = ("sarsa", "expected", "dqn", "sarsa-same")
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
+BOOTSTRAP_SEED = 0
 IQM_TARGETS = {"Acrobot-v1": -80.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
 LABELS = {
     "sarsa": "SARSA (sarsa.yml)",
@@ -79,7 +80,14 @@ def peak_memory_mib() -> float:
     return float("nan")
 
 
-def run_one(env_id: str, algo: str, seed: int, eval_freq: int, eval_episodes: int) -> dict[str, Any]:
+def run_one(
+    env_id: str, algo: str, seed: int, eval_freq: int, eval_episodes: int, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Train one agent and evaluate it along the way.
+
+    :param overrides: constructor arguments that replace the configuration's (``benchmarks.tune``)
+    :return: the run's record (curve, final eval mean, first step at the threshold, speed, memory)
+    """
     import gymnasium as gym
     import numpy as np
     import torch as th
@@ -92,6 +100,7 @@ def run_one(env_id: str, algo: str, seed: int, eval_freq: int, eval_episodes: in
 
     th.set_num_threads(1)
     kwargs, budget = hyperparameters(env_id, algo)
+    kwargs.update(overrides or {})
     eval_env = Monitor(gym.make(env_id))
     eval_env.reset(seed=10_000 + seed)
 
@@ -201,9 +210,16 @@ def iqm_with_ci(scores: list[float]) -> tuple[float, float, float]:
     from rliable import metrics
 
     matrix = {"algo": np.asarray(scores, dtype=float).reshape(-1, 1)}
-    point, interval = rly.get_interval_estimates(
-        matrix, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=2000, confidence_interval_size=0.95
-    )
+    # rliable 1.2's StratifiedBootstrap draws its resamples from NumPy's global generator (its
+    # random_state argument does not reach them): seed that generator, then put it back as it was.
+    state = np.random.get_state()
+    np.random.seed(BOOTSTRAP_SEED)
+    try:
+        point, interval = rly.get_interval_estimates(
+            matrix, lambda x: np.array([metrics.aggregate_iqm(x)]), reps=2000, confidence_interval_size=0.95
+        )
+    finally:
+        np.random.set_state(state)
     return float(point["algo"][0]), float(interval["algo"][0][0]), float(interval["algo"][1][0])
 
 
@@ -351,7 +367,8 @@ def report(command: str) -> str:
         "Each algorithm uses its own rl-zoo3 hyperparameters (ours: `hyperparams/sarsa.yml`; DQN: rl_zoo3's",
         "`dqn.yml`) and DQN's step budget. `SARSA (dqn.yml)` is SARSA with DQN's hyperparameters (only the",
         "TD target differs). Every 5,000 steps: 20 deterministic episodes on a separate env. Final eval = the",
-        "last evaluation, at the end of the budget. IQM with a 95% stratified-bootstrap CI (rliable, 2,000 reps).",
+        "last evaluation, at the end of the budget. IQM with a 95% stratified-bootstrap CI (rliable, 2,000 reps,",
+        f"bootstrap seed {BOOTSTRAP_SEED}: the same bounds on every run of the report).",
         "",
         *lines,
         "",

@@ -1,0 +1,167 @@
+"""
+Tuning runs for ``hyperparams/sarsa.yml``: variants of an env's entry, on seeds the benchmark does not use.
+
+    python -m benchmarks.tune --env MountainCar-v0 --seeds 3                # every variant of the env
+    python -m benchmarks.tune --env MountainCar-v0 --variants base n3 --seeds 5
+    python -m benchmarks.tune --report-only                                 # docs/TUNING.md only
+
+A variant is a set of constructor arguments that replace those of the env's ``sarsa.yml`` entry
+(``VARIANTS`` below; ``base`` is the entry as it is). Each run is a ``benchmarks.compare`` run
+(same step budget, same evaluation every 5,000 steps with 20 deterministic episodes), on seeds
+100, 101, ... so that the variant chosen here is then judged by the benchmark on seeds it was not
+chosen on (0-9). Runs are interleaved (seed 100 of every variant, then seed 101, ...), at most
+``--jobs`` at once; each writes ``benchmarks/tuning/<env>/<variant>_seed<k>.json`` and is skipped
+when that file exists. ``docs/TUNING.md`` lists every variant that has results.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+from typing import Any
+
+from benchmarks.compare import ROOT, THRESHOLDS, iqm, median_steps_to_threshold, run_one
+
+TUNING = ROOT / "benchmarks" / "tuning"
+REPORT = ROOT / "docs" / "TUNING.md"
+FIRST_SEED = 100
+VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
+    "CartPole-v1": {
+        "base": {},
+        "ef08": {"exploration_fraction": 0.08},
+        "n3": {"n_steps": 3},
+    },
+    "MountainCar-v0": {
+        "base": {},
+        "mse": {"loss": "mse"},
+        "eps01": {"exploration_final_eps": 0.01},
+        "n3": {"n_steps": 3},
+        "n3-eps01": {"n_steps": 3, "exploration_final_eps": 0.01},
+    },
+    "LunarLander-v3": {
+        "base": {},
+        "n3": {"n_steps": 3},
+    },
+}
+
+
+def result_path(env_id: str, variant: str, seed: int) -> pathlib.Path:
+    return TUNING / env_id / f"{variant}_seed{seed}.json"
+
+
+def schedule(env_id: str, variants: list[str], seeds: int, jobs: int) -> None:
+    todo = [
+        (variant, seed)
+        for seed in range(FIRST_SEED, FIRST_SEED + seeds)
+        for variant in variants
+        if not result_path(env_id, variant, seed).exists()
+    ]
+    total = len(todo)
+    print(f"{env_id}: {total} runs to do, {jobs} at a time", flush=True)
+    running: list[tuple[subprocess.Popen, tuple[str, int], float]] = []
+    done = 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    while todo or running:
+        while todo and len(running) < jobs:
+            variant, seed = todo.pop(0)
+            command = [sys.executable, "-m", "benchmarks.tune", "--run", env_id, variant, str(seed)]
+            print(f"  start {env_id} {variant} seed {seed}", flush=True)
+            running.append((subprocess.Popen(command, cwd=ROOT, env=env), (variant, seed), time.perf_counter()))
+        time.sleep(1.0)
+        for entry in list(running):
+            process, (variant, seed), started = entry
+            if process.poll() is None:
+                continue
+            running.remove(entry)
+            done += 1
+            if process.returncode != 0:
+                print(f"[{done}/{total}] {env_id} {variant} seed {seed}: FAILED (exit {process.returncode})", flush=True)
+                continue
+            result = json.loads(result_path(env_id, variant, seed).read_text())
+            print(
+                f"[{done}/{total}] {env_id} {variant} seed {seed}: final eval {result['final_eval_mean']:.1f}, "
+                f"threshold at {result['first_step_to_threshold']}, {time.perf_counter() - started:.0f}s; "
+                f"{len(todo) + len(running)} left",
+                flush=True,
+            )
+
+
+def report() -> str:
+    lines = [
+        "# Tuning runs for `hyperparams/sarsa.yml`",
+        "",
+        "Written by `python -m benchmarks.tune` (commands in `benchmarks/tuning/COMMANDS.txt`). Each variant",
+        "replaces some constructor arguments of the env's `sarsa.yml` entry *as it was when the run",
+        "was made* (the `base` row is that entry); seeds 100 and up, which the benchmark",
+        "(`docs/BENCHMARKS.md`, seeds 0-9) does not use. Same budget and evaluation as the benchmark:",
+        "final = mean return of 20 deterministic episodes after the last 5,000-step block.",
+        "",
+    ]
+    for env_dir in sorted(path for path in TUNING.glob("*") if path.is_dir()):
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for path in sorted(env_dir.glob("*.json")):
+            result = json.loads(path.read_text())
+            runs.setdefault(result["variant"], []).append(result)
+        env_id = env_dir.name
+        lines += [
+            f"## {env_id} (threshold {THRESHOLDS[env_id]:g})",
+            "",
+            "| variant | overrides | seeds | IQM final | mean final | final per seed | at threshold | "
+            "median steps to threshold |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for variant, results in runs.items():
+            results.sort(key=lambda result: result["seed"])
+            finals = [result["final_eval_mean"] for result in results]
+            reached = sum(result["first_step_to_threshold"] is not None for result in results)
+            at_end = sum(final >= THRESHOLDS[env_id] for final in finals)
+            overrides = ", ".join(f"`{key}={value}`" for key, value in results[0]["overrides"].items()) or "-"
+            lines.append(
+                f"| {variant} | {overrides} | {len(results)} | {iqm(finals):.1f} | {sum(finals) / len(finals):.1f} | "
+                f"{', '.join(f'{final:.0f}' for final in finals)} | {reached} reached, {at_end} at the end | "
+                f"{median_steps_to_threshold(results):g} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tune", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", choices=sorted(VARIANTS))
+    parser.add_argument("--variants", nargs="+", help="default: every variant of the env")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once (at most 2 on a 2-core machine)")
+    parser.add_argument("--report-only", action="store_true", help="only write docs/TUNING.md")
+    parser.add_argument("--run", nargs=3, metavar=("ENV", "VARIANT", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        env_id, variant, seed = args.run[0], args.run[1], int(args.run[2])
+        overrides = VARIANTS[env_id][variant]
+        result = run_one(env_id, "sarsa", seed, 5000, 20, overrides=overrides)
+        result.update(variant=variant, overrides=overrides)
+        path = result_path(env_id, variant, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(result, indent=1))
+        temporary.replace(path)
+        return
+    if not args.report_only:
+        if args.env is None:
+            parser.error("--env is required unless --report-only")
+        variants = args.variants or list(VARIANTS[args.env])
+        unknown = sorted(set(variants) - set(VARIANTS[args.env]))
+        if unknown:
+            parser.error(f"unknown variants for {args.env}: {unknown}; known: {sorted(VARIANTS[args.env])}")
+        TUNING.mkdir(parents=True, exist_ok=True)
+        with open(TUNING / "COMMANDS.txt", "a") as commands:
+            commands.write(("python -m benchmarks.tune " + " ".join(sys.argv[1:])).strip() + "\n")
+        schedule(args.env, variants, args.seeds, args.jobs)
+    REPORT.write_text(report())
+    print(f"wrote {REPORT}")
+
+
+if __name__ == "__main__":
+    main()

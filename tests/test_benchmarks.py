@@ -1,0 +1,61 @@
+"""The benchmark's aggregation helpers and the tuning variants (no training here)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks.compare import hyperparameters, iqm, iqm_with_ci, median_steps_to_threshold, same_seed_ratios
+from benchmarks.tune import VARIANTS
+from sb3_sarsa import SARSA
+
+
+def test_iqm_ci_is_reproducible() -> None:
+    scores = [-200.0, -130.0, -104.0, -95.0, -172.0, -137.0, -200.0, -99.0]
+    first, second = iqm_with_ci(scores), iqm_with_ci(scores)
+    assert first == second  # seeded bootstrap: the report's bounds do not move between runs
+    point, low, high = first
+    # IQM of 8 scores: the mean of the middle 4 (-172, -137, -130, -104)
+    assert point == pytest.approx((-172 - 137 - 130 - 104) / 4)
+    assert point == pytest.approx(iqm(scores))
+    assert low < point < high
+    # the global NumPy generator is left as it was
+    np.random.seed(5)
+    expected = np.random.rand()
+    np.random.seed(5)
+    iqm_with_ci(scores)
+    assert np.random.rand() == expected
+
+
+def test_median_steps_to_threshold_counts_misses_as_infinity() -> None:
+    runs = [{"first_step_to_threshold": step} for step in (10_000, None, 20_000)]
+    assert median_steps_to_threshold(runs) == 20_000
+    runs = [{"first_step_to_threshold": step} for step in (None, None, 5_000)]
+    assert math.isinf(median_steps_to_threshold(runs))
+
+
+def test_same_seed_ratios_pairs_runs_by_seed() -> None:
+    runs = [
+        {"seed": 0, "steps_per_second": 90.0, "peak_memory_mib": 110.0},
+        {"seed": 1, "steps_per_second": 50.0, "peak_memory_mib": 100.0},
+        {"seed": 7, "steps_per_second": 1.0, "peak_memory_mib": 1.0},  # no DQN run with seed 7
+    ]
+    dqn_runs = [
+        {"seed": 1, "steps_per_second": 100.0, "peak_memory_mib": 100.0},
+        {"seed": 0, "steps_per_second": 100.0, "peak_memory_mib": 100.0},
+    ]
+    assert same_seed_ratios(runs, dqn_runs) == (2, pytest.approx(0.7), pytest.approx(1.05))
+    assert same_seed_ratios(runs, []) is None
+
+
+@pytest.mark.parametrize(
+    "env_id, variant", [(env_id, variant) for env_id, variants in VARIANTS.items() for variant in variants]
+)
+def test_tuning_variants_are_valid_sarsa_arguments(env_id: str, variant: str) -> None:
+    if env_id == "LunarLander-v3":
+        pytest.importorskip("Box2D")
+    kwargs, _ = hyperparameters(env_id, "sarsa")
+    overrides = VARIANTS[env_id][variant]
+    model = SARSA("MlpPolicy", env_id, **{**kwargs, **overrides, "learning_starts": 0, "buffer_size": 1_000})
+    for key, value in overrides.items():
+        assert getattr(model, key) == value
