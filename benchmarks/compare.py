@@ -9,7 +9,9 @@ SARSA, Expected SARSA and SB3's DQN, side by side, on the same machine in the sa
 Each algorithm trains with its own rl-zoo3 hyperparameters (ours: ``hyperparams/sarsa.yml``,
 DQN's: rl_zoo3's ``dqn.yml``) for DQN's ``n_timesteps`` of that env. ``sarsa-same`` is SARSA with
 DQN's hyperparameters exactly (only the TD target differs): it measures the cost of SARSA's
-machinery (steps per second, peak memory) against DQN.
+machinery (steps per second, peak memory) against DQN. ``dqn-n3`` is a control: DQN with its own
+hyperparameters plus ``n_steps=3`` (SB3's n-step returns), for the envs where ``sarsa.yml`` uses
+3-step returns, to tell what the returns bring from what the SARSA target brings.
 
 Runs are interleaved (seed 0 of every env and algorithm, then seed 1, ...), at most ``--jobs``
 (default 2) at once, each in its own process with one torch thread. Each run writes its result
@@ -39,7 +41,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 DOCS = ROOT / "docs"
 DISCUSSION = ROOT / "benchmarks" / "discussion.md"
 ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3")
-ALGOS = ("sarsa", "expected", "dqn", "sarsa-same")
+ALGOS = ("sarsa", "expected", "dqn", "sarsa-same", "dqn-n3")
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
 BOOTSTRAP_SEED = 0
 IQM_TARGETS = {"Acrobot-v1": -80.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
@@ -48,6 +50,7 @@ LABELS = {
     "expected": "Expected SARSA (sarsa.yml)",
     "dqn": "DQN (dqn.yml)",
     "sarsa-same": "SARSA (dqn.yml)",
+    "dqn-n3": "DQN (dqn.yml, n_steps=3)",
 }
 
 
@@ -66,6 +69,8 @@ def hyperparameters(env_id: str, algo: str) -> tuple[dict[str, Any], int]:
     budget = int(dqn_run["n_timesteps"])
     if algo in ("dqn", "sarsa-same"):
         kwargs = dqn_kwargs
+    elif algo == "dqn-n3":  # control: does DQN gain as much from sarsa.yml's n-step returns?
+        kwargs = {**dqn_kwargs, "n_steps": 3}
     else:
         kwargs, _ = model_kwargs(env_id, load_config())
         kwargs["target"] = "expected" if algo == "expected" else "sarsa"
@@ -122,7 +127,7 @@ def run_one(
                 self.curve.append((self.num_timesteps, float(np.mean(rewards))))
             return True
 
-    model_class = DQN if algo == "dqn" else SARSA
+    model_class = DQN if algo in ("dqn", "dqn-n3") else SARSA
     model = model_class("MlpPolicy", env_id, seed=seed, **kwargs)
     callback = Evaluate()
     start = time.perf_counter()
@@ -366,7 +371,9 @@ def report(command: str) -> str:
         "",
         "Each algorithm uses its own rl-zoo3 hyperparameters (ours: `hyperparams/sarsa.yml`; DQN: rl_zoo3's",
         "`dqn.yml`) and DQN's step budget. `SARSA (dqn.yml)` is SARSA with DQN's hyperparameters (only the",
-        "TD target differs). Every 5,000 steps: 20 deterministic episodes on a separate env. Final eval = the",
+        "TD target differs). `DQN (dqn.yml, n_steps=3)` is a control: DQN's hyperparameters plus SB3's 3-step",
+        "returns, which `sarsa.yml` uses on some envs. The targets compare SARSA with `DQN (dqn.yml)`.",
+        "Every 5,000 steps: 20 deterministic episodes on a separate env. Final eval = the",
         "last evaluation, at the end of the budget. IQM with a 95% stratified-bootstrap CI (rliable, 2,000 reps,",
         f"bootstrap seed {BOOTSTRAP_SEED}: the same bounds on every run of the report).",
         "",
