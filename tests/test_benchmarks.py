@@ -59,3 +59,13 @@ def test_tuning_variants_are_valid_sarsa_arguments(env_id: str, variant: str) ->
     model = SARSA("MlpPolicy", env_id, **{**kwargs, **overrides, "learning_starts": 0, "buffer_size": 1_000})
     for key, value in overrides.items():
         assert getattr(model, key) == value
+
+
+def test_dqn_n3_control_is_dqn_config_with_three_step_returns() -> None:
+    dqn_kwargs, dqn_budget = hyperparameters("MountainCar-v0", "dqn")
+    control, budget = hyperparameters("MountainCar-v0", "dqn-n3")
+    assert budget == dqn_budget
+    assert control == {**dqn_kwargs, "n_steps": 3}
+    sarsa_kwargs, sarsa_budget = hyperparameters("MountainCar-v0", "sarsa")
+    assert sarsa_budget == dqn_budget  # every algorithm gets DQN's step budget
+    assert sarsa_kwargs["target"] == "sarsa" and hyperparameters("MountainCar-v0", "expected")[0]["target"] == "expected"
