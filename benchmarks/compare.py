@@ -422,8 +422,9 @@ def plot() -> None:
             mean = values.mean(axis=0)
             boot = values[rng.integers(len(values), size=(1000, len(values)))].mean(axis=1)
             low, high = np.percentile(boot, [2.5, 97.5], axis=0)
-            axis.plot(steps, mean, label=f"{LABELS[algo]} (n={len(values)})")
-            axis.fill_between(steps, low, high, alpha=0.2)
+            color = f"C{ALGOS.index(algo)}"  # one color per algorithm in every panel
+            axis.plot(steps, mean, label=f"{LABELS[algo]} (n={len(values)})", color=color)
+            axis.fill_between(steps, low, high, alpha=0.2, color=color)
         axis.axhline(THRESHOLDS[env_id], color="grey", linestyle=":", linewidth=1)
         axis.set_title(env_id)
         axis.set_xlabel("env steps")
