@@ -34,6 +34,10 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "ef08": {"exploration_fraction": 0.08},
         "n3": {"n_steps": 3},
     },
+    "Acrobot-v1": {
+        "base": {},
+        "n3": {"n_steps": 3},
+    },
     "MountainCar-v0": {
         "base": {},
         "mse": {"loss": "mse"},
