@@ -34,6 +34,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -159,6 +160,50 @@ def result_path(env_id: str, algo: str, seed: int) -> pathlib.Path:
     return RESULTS / env_id / f"{algo}_seed{seed}.json"
 
 
+def write_result(path: pathlib.Path, result: dict[str, Any]) -> None:
+    """Write one run's result; a killed run leaves no result file, so it is redone on resume."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(result, indent=1))
+    temporary.replace(path)
+
+
+def run_processes(
+    runs: list[tuple[str, list[str], pathlib.Path]], jobs: int, describe: Callable[[dict[str, Any]], str]
+) -> None:
+    """Run each command in its own process (one torch thread), at most ``jobs`` at once, with progress lines.
+
+    :param runs: (label, command, result file the command writes), in the order to start them
+    :param describe: what the progress line says of a finished run's result
+    """
+    todo = list(runs)
+    total = len(todo)
+    running: list[tuple[subprocess.Popen, str, pathlib.Path, float]] = []
+    done = 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    while todo or running:
+        while todo and len(running) < jobs:
+            label, command, path = todo.pop(0)
+            print(f"  start {label}", flush=True)
+            running.append((subprocess.Popen(command, cwd=ROOT, env=env), label, path, time.perf_counter()))
+        time.sleep(1.0)
+        for entry in list(running):
+            process, label, path, started = entry
+            if process.poll() is None:
+                continue
+            running.remove(entry)
+            done += 1
+            if process.returncode != 0:
+                print(f"[{done}/{total}] {label}: FAILED (exit {process.returncode})", flush=True)
+                continue
+            result = json.loads(path.read_text())
+            print(
+                f"[{done}/{total}] {label}: {describe(result)}, {time.perf_counter() - started:.0f}s; "
+                f"{len(todo) + len(running)} left",
+                flush=True,
+            )
+
+
 def schedule(envs: list[str], algos: list[str], seeds: int, jobs: int, eval_freq: int, eval_episodes: int) -> None:
     todo = [
         (env_id, algo, seed)
@@ -167,35 +212,24 @@ def schedule(envs: list[str], algos: list[str], seeds: int, jobs: int, eval_freq
         for algo in algos
         if not result_path(env_id, algo, seed).exists()
     ]
-    total = len(todo)
-    print(f"{total} runs to do ({len(envs) * len(algos) * seeds - total} already done), {jobs} at a time", flush=True)
-    running: list[tuple[subprocess.Popen, tuple[str, str, int], float]] = []
-    done = 0
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    while todo or running:
-        while todo and len(running) < jobs:
-            env_id, algo, seed = todo.pop(0)
-            command = [sys.executable, "-m", "benchmarks.compare", "--run", env_id, algo, str(seed)]
-            command += ["--eval-freq", str(eval_freq), "--eval-episodes", str(eval_episodes)]
-            print(f"  start {env_id} {algo} seed {seed}", flush=True)
-            running.append((subprocess.Popen(command, cwd=ROOT, env=env), (env_id, algo, seed), time.perf_counter()))
-        time.sleep(1.0)
-        for entry in list(running):
-            process, (env_id, algo, seed), started = entry
-            if process.poll() is None:
-                continue
-            running.remove(entry)
-            done += 1
-            if process.returncode != 0:
-                print(f"[{done}/{total}] {env_id} {algo} seed {seed}: FAILED (exit {process.returncode})", flush=True)
-                continue
-            result = json.loads(result_path(env_id, algo, seed).read_text())
-            print(
-                f"[{done}/{total}] {env_id} {algo} seed {seed}: final eval {result['final_eval_mean']:.1f}, "
-                f"threshold at {result['first_step_to_threshold']}, {result['steps_per_second']:.0f} steps/s, "
-                f"{time.perf_counter() - started:.0f}s; {len(todo) + len(running)} left",
-                flush=True,
-            )
+    print(f"{len(todo)} runs to do ({len(envs) * len(algos) * seeds - len(todo)} already done), {jobs} at a time", flush=True)
+    options = ["--eval-freq", str(eval_freq), "--eval-episodes", str(eval_episodes)]
+    runs = [
+        (
+            f"{env_id} {algo} seed {seed}",
+            [sys.executable, "-m", "benchmarks.compare", "--run", env_id, algo, str(seed), *options],
+            result_path(env_id, algo, seed),
+        )
+        for env_id, algo, seed in todo
+    ]
+    run_processes(
+        runs,
+        jobs,
+        lambda result: (
+            f"final eval {result['final_eval_mean']:.1f}, threshold at {result['first_step_to_threshold']}, "
+            f"{result['steps_per_second']:.0f} steps/s"
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,11 +485,7 @@ def main() -> None:
     if args.run:
         env_id, algo, seed = args.run[0], args.run[1], int(args.run[2])
         result = run_one(env_id, algo, seed, args.eval_freq, args.eval_episodes)
-        path = result_path(env_id, algo, seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(result, indent=1))
-        temporary.replace(path)  # a killed run leaves no result file: it is redone on resume
+        write_result(result_path(env_id, algo, seed), result)
         return
     if args.quick:
         args.envs, args.seeds = ["CartPole-v1"], 3

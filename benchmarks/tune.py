@@ -16,14 +16,11 @@ when that file exists. ``docs/TUNING.md`` lists every variant that has results.
 
 import argparse
 import json
-import os
 import pathlib
-import subprocess
 import sys
-import time
 from typing import Any
 
-from benchmarks.compare import ROOT, THRESHOLDS, iqm, median_steps_to_threshold, run_one
+from benchmarks.compare import ROOT, THRESHOLDS, iqm, median_steps_to_threshold, run_one, run_processes, write_result
 
 TUNING = ROOT / "benchmarks" / "tuning"
 REPORT = ROOT / "docs" / "TUNING.md"
@@ -63,34 +60,20 @@ def schedule(env_id: str, variants: list[str], seeds: int, jobs: int) -> None:
         for variant in variants
         if not result_path(env_id, variant, seed).exists()
     ]
-    total = len(todo)
-    print(f"{env_id}: {total} runs to do, {jobs} at a time", flush=True)
-    running: list[tuple[subprocess.Popen, tuple[str, int], float]] = []
-    done = 0
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    while todo or running:
-        while todo and len(running) < jobs:
-            variant, seed = todo.pop(0)
-            command = [sys.executable, "-m", "benchmarks.tune", "--run", env_id, variant, str(seed)]
-            print(f"  start {env_id} {variant} seed {seed}", flush=True)
-            running.append((subprocess.Popen(command, cwd=ROOT, env=env), (variant, seed), time.perf_counter()))
-        time.sleep(1.0)
-        for entry in list(running):
-            process, (variant, seed), started = entry
-            if process.poll() is None:
-                continue
-            running.remove(entry)
-            done += 1
-            if process.returncode != 0:
-                print(f"[{done}/{total}] {env_id} {variant} seed {seed}: FAILED (exit {process.returncode})", flush=True)
-                continue
-            result = json.loads(result_path(env_id, variant, seed).read_text())
-            print(
-                f"[{done}/{total}] {env_id} {variant} seed {seed}: final eval {result['final_eval_mean']:.1f}, "
-                f"threshold at {result['first_step_to_threshold']}, {time.perf_counter() - started:.0f}s; "
-                f"{len(todo) + len(running)} left",
-                flush=True,
-            )
+    print(f"{env_id}: {len(todo)} runs to do, {jobs} at a time", flush=True)
+    runs = [
+        (
+            f"{env_id} {variant} seed {seed}",
+            [sys.executable, "-m", "benchmarks.tune", "--run", env_id, variant, str(seed)],
+            result_path(env_id, variant, seed),
+        )
+        for variant, seed in todo
+    ]
+    run_processes(
+        runs,
+        jobs,
+        lambda result: f"final eval {result['final_eval_mean']:.1f}, threshold at {result['first_step_to_threshold']}",
+    )
 
 
 def report() -> str:
@@ -146,11 +129,7 @@ def main() -> None:
         overrides = VARIANTS[env_id][variant]
         result = run_one(env_id, "sarsa", seed, 5000, 20, overrides=overrides)
         result.update(variant=variant, overrides=overrides)
-        path = result_path(env_id, variant, seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(result, indent=1))
-        temporary.replace(path)
+        write_result(result_path(env_id, variant, seed), result)
         return
     if not args.report_only:
         if args.env is None:

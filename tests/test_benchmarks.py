@@ -69,3 +69,27 @@ def test_dqn_n3_control_is_dqn_config_with_three_step_returns() -> None:
     sarsa_kwargs, sarsa_budget = hyperparameters("MountainCar-v0", "sarsa")
     assert sarsa_budget == dqn_budget  # every algorithm gets DQN's step budget
     assert sarsa_kwargs["target"] == "sarsa" and hyperparameters("MountainCar-v0", "expected")[0]["target"] == "expected"
+
+
+def test_run_processes_reports_each_run_and_failures(tmp_path, capsys) -> None:
+    import sys
+
+    from benchmarks.compare import run_processes, write_result
+
+    write_result(tmp_path / "a" / "template.json", {"value": 7})  # creates the folder, no .tmp left behind
+    assert sorted(path.name for path in (tmp_path / "a").iterdir()) == ["template.json"]
+    script = "import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])"
+    runs = [
+        (
+            "ok",
+            [sys.executable, "-c", script, str(tmp_path / "a" / "template.json"), str(tmp_path / "ok.json")],
+            tmp_path / "ok.json",
+        ),
+        ("bad", [sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "bad.json"),
+    ]
+    run_processes(runs, 2, lambda result: f"value {result['value']}")
+    out = capsys.readouterr().out
+    assert "  start ok" in out and "  start bad" in out
+    assert "bad: FAILED (exit 3)" in out
+    assert "ok: value 7, " in out
+    assert out.count("] ") == 2 and "[2/2]" in out
