@@ -44,6 +44,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "LunarLander-v3": {
         "base": {},
+        "eps01": {"exploration_final_eps": 0.01},
         "n3": {"n_steps": 3},
     },
 }
