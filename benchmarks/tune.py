@@ -20,7 +20,16 @@ import pathlib
 import sys
 from typing import Any
 
-from benchmarks.compare import ROOT, THRESHOLDS, iqm, median_steps_to_threshold, run_one, run_processes, write_result
+from benchmarks.compare import (
+    ROOT,
+    THRESHOLDS,
+    format_steps,
+    iqm,
+    median_steps_to_threshold,
+    run_one,
+    run_processes,
+    write_result,
+)
 
 TUNING = ROOT / "benchmarks" / "tuning"
 REPORT = ROOT / "docs" / "TUNING.md"
@@ -85,7 +94,8 @@ def report() -> str:
         "replaces some constructor arguments of the env's `sarsa.yml` entry *as it was when the run",
         "was made* (the `base` row is that entry); seeds 100 and up, which the benchmark",
         "(`docs/BENCHMARKS.md`, seeds 0-9) does not use. Same budget and evaluation as the benchmark:",
-        "final = mean return of 20 deterministic episodes after the last 5,000-step block.",
+        "final = mean return of 20 deterministic episodes after the last 5,000-step block. Median steps",
+        "to threshold: a seed that never reached it counts as infinity (`never` when half or more did not).",
         "",
     ]
     for env_dir in sorted(path for path in TUNING.glob("*") if path.is_dir()):
@@ -110,7 +120,7 @@ def report() -> str:
             lines.append(
                 f"| {variant} | {overrides} | {len(results)} | {iqm(finals):.1f} | {sum(finals) / len(finals):.1f} | "
                 f"{', '.join(f'{final:.0f}' for final in finals)} | {reached} reached, {at_end} at the end | "
-                f"{median_steps_to_threshold(results):g} |"
+                f"{format_steps(median_steps_to_threshold(results))} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.compare import hyperparameters, iqm, iqm_with_ci, median_steps_to_threshold, same_seed_ratios
+from benchmarks.compare import format_steps, hyperparameters, iqm, iqm_with_ci, median_steps_to_threshold, same_seed_ratios
 from benchmarks.tune import VARIANTS
 from sb3_sarsa import SARSA
 
@@ -32,6 +32,12 @@ def test_median_steps_to_threshold_counts_misses_as_infinity() -> None:
     assert median_steps_to_threshold(runs) == 20_000
     runs = [{"first_step_to_threshold": step} for step in (None, None, 5_000)]
     assert math.isinf(median_steps_to_threshold(runs))
+    assert format_steps(median_steps_to_threshold(runs)) == "never"
+    # 4 seeds, 2 misses: the median is halfway between 30,000 and infinity
+    runs = [{"first_step_to_threshold": step} for step in (30_000, None, 10_000, None)]
+    assert format_steps(median_steps_to_threshold(runs)) == "never"
+    runs = [{"first_step_to_threshold": step} for step in (30_000, None, 10_000, 20_000)]
+    assert format_steps(median_steps_to_threshold(runs)) == "25000"
 
 
 def test_same_seed_ratios_pairs_runs_by_seed() -> None:
