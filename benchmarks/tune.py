@@ -42,6 +42,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "Acrobot-v1": {
         "base": {},
+        "eps01": {"exploration_final_eps": 0.01},
         "n3": {"n_steps": 3},
     },
     "MountainCar-v0": {
