@@ -56,6 +56,8 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "base": {},
         "eps01": {"exploration_final_eps": 0.01},
         "n3": {"n_steps": 3},
+        # a smaller buffer holds next actions chosen by more recent policies
+        "buf10k": {"buffer_size": 10_000},
     },
 }
 

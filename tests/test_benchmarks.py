@@ -62,7 +62,7 @@ def test_tuning_variants_are_valid_sarsa_arguments(env_id: str, variant: str) ->
         pytest.importorskip("Box2D")
     kwargs, _ = hyperparameters(env_id, "sarsa")
     overrides = VARIANTS[env_id][variant]
-    model = SARSA("MlpPolicy", env_id, **{**kwargs, **overrides, "learning_starts": 0, "buffer_size": 1_000})
+    model = SARSA("MlpPolicy", env_id, **{**kwargs, "learning_starts": 0, "buffer_size": 1_000, **overrides})
     for key, value in overrides.items():
         assert getattr(model, key) == value
 
