@@ -1,5 +1,6 @@
 """The benchmark's aggregation helpers and the tuning variants (no training here)."""
 
+import json
 import math
 
 import numpy as np
@@ -99,3 +100,26 @@ def test_run_processes_reports_each_run_and_failures(tmp_path, capsys) -> None:
     assert "bad: FAILED (exit 3)" in out
     assert "ok: value 7, " in out
     assert out.count("] ") == 2 and "[2/2]" in out
+
+
+def test_agreement_report_against_a_fresh_buffer(tmp_path, monkeypatch) -> None:
+    from benchmarks import agreement
+
+    # epsilon-greedy with eps 0.1 over 4 actions picks the greedy action with chance 0.9 + 0.1 / 4
+    assert agreement.fresh_agreement(0.1, 4) == pytest.approx(0.925)
+    assert agreement.fresh_agreement(0.0, 2) == 1.0
+    monkeypatch.setattr(agreement, "RESULTS", tmp_path)
+    result = {
+        "env": "Acrobot-v1",
+        "seed": 0,
+        "budget": 20_000,
+        "n_actions": 3,
+        "buffer_size": 50_000,
+        "n_steps": 1,
+        "samples": [[10_000, None, 0.25], [20_000, 0.8125, 0.1]],
+    }
+    (tmp_path / "Acrobot-v1_seed0.json").write_text(json.dumps(result))
+    text = agreement.report("python -m benchmarks.agreement --envs Acrobot-v1")
+    assert "## Acrobot-v1 (seed 0, buffer 50000, n_steps 1)" in text
+    assert "| 10000 | 0.250 | - | 0.833 |" in text  # no measurement yet: shown as "-"
+    assert "| 20000 | 0.100 | 0.812 | 0.933 |" in text
