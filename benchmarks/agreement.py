@@ -6,7 +6,8 @@ evaluation) and samples, every ``--every`` steps, the last logged ``train/next_a
 (share of replayed non-terminal ``a'`` equal to today's greedy action at ``s'``) and the
 exploration rate. With a buffer of fresh transitions the agreement is about ``1 - eps + eps / n``
 (``n`` actions); below that, the stored ``a'`` come from older policies that acted differently.
-Results: ``benchmarks/agreement/<env>_seed<K>.json``; table: ``docs/AGREEMENT.md``.
+Results: ``benchmarks/agreement/<env>_seed<K>.json`` (invocations in its ``COMMANDS.txt``); table:
+``docs/AGREEMENT.md``.
 """
 
 import argparse
@@ -15,7 +16,16 @@ import pathlib
 import sys
 from typing import Any
 
-from benchmarks.compare import ENVS, ROOT, hyperparameters, run_processes, write_result
+from benchmarks.compare import (
+    ENVS,
+    ROOT,
+    command_line,
+    hyperparameters,
+    produced_by,
+    record_command,
+    run_processes,
+    write_result,
+)
 
 RESULTS = ROOT / "benchmarks" / "agreement"
 REPORT = ROOT / "docs" / "AGREEMENT.md"
@@ -73,10 +83,11 @@ def report(command: str) -> str:
     lines = [
         "# Agreement of replayed next actions with today's greedy action",
         "",
-        f"Written by `{command}` (see `benchmarks/agreement.py`). SARSA with each env's `sarsa.yml` entry",
-        "and DQN's step budget; one seed. `agreement` is the last logged `train/next_action_agreement`",
-        "before that step (share of replayed non-terminal `a'` equal to the online network's greedy action",
-        "at `s'`, measured on one batch every 100 updates); `fresh` is what a buffer of transitions from",
+        f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see",
+        "`benchmarks/agreement.py`). SARSA with each env's `sarsa.yml` entry and DQN's step budget; one seed.",
+        "`agreement` is the last logged `train/next_action_agreement` before that step (share of replayed",
+        "non-terminal `a'` equal to the online network's greedy action at `s'`, measured on one batch every",
+        "100 updates); `fresh` is what a buffer of transitions from",
         "today's epsilon-greedy policy would give, `1 - eps + eps / n_actions`.",
         "",
     ]
@@ -108,8 +119,9 @@ def main() -> None:
         env_id, seed, every = args.run[0], int(args.run[1]), int(args.run[2])
         write_result(result_path(env_id, seed), run_one(env_id, seed, every))
         return
-    command = ("python -m benchmarks.agreement " + " ".join(sys.argv[1:])).strip()
+    command = command_line("benchmarks.agreement")
     if not args.report_only:
+        record_command(RESULTS, command)
         runs = [
             (
                 f"{env_id} seed {args.seed}",

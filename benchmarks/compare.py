@@ -168,6 +168,25 @@ def write_result(path: pathlib.Path, result: dict[str, Any]) -> None:
     temporary.replace(path)
 
 
+def command_line(module: str) -> str:
+    """:return: this invocation as a user would type it, ``python -m <module> <arguments>``"""
+    return (f"python -m {module} " + " ".join(sys.argv[1:])).strip()
+
+
+def record_command(folder: pathlib.Path, command: str) -> None:
+    """Append ``command`` to ``folder/COMMANDS.txt``, the history of the invocations that made its results."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "COMMANDS.txt", "a") as commands:
+        commands.write(command + "\n")
+
+
+def produced_by(folder: pathlib.Path) -> str:
+    """:return: the recorded commands of ``folder``, in the order they first ran, for a report's first line"""
+    history = folder / "COMMANDS.txt"
+    commands = history.read_text().splitlines() if history.exists() else []
+    return ", then ".join(f"`{line}`" for line in dict.fromkeys(commands)) or "(no runs recorded)"
+
+
 def run_processes(
     runs: list[tuple[str, list[str], pathlib.Path]], jobs: int, describe: Callable[[dict[str, Any]], str]
 ) -> None:
@@ -366,10 +385,6 @@ def targets(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
 def report(command: str) -> str:
     import numpy as np
 
-    history = RESULTS / "COMMANDS.txt"
-    commands = history.read_text().splitlines() if history.exists() else []
-    produced_by = ", then ".join(f"`{line}`" for line in dict.fromkeys(commands)) or "(no runs recorded)"
-
     results = load_results()
     lines = [
         "| env | algorithm | seeds | IQM final eval [95% CI] | final >= threshold | reached threshold "
@@ -401,7 +416,7 @@ def report(command: str) -> str:
     text = [
         "# Benchmarks: SARSA and Expected SARSA against SB3's DQN",
         "",
-        f"Results produced by {produced_by}; this report by `{command}` (see `benchmarks/compare.py`),",
+        f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see `benchmarks/compare.py`),",
         f"{datetime.date.today().isoformat()}. The results of every run are in `benchmarks/results/`.",
         f"Machine: {machine()}. {versions()}.",
         "",
@@ -493,11 +508,9 @@ def main() -> None:
         return
     if args.quick:
         args.envs, args.seeds = ["CartPole-v1"], 3
-    command = ("python -m benchmarks.compare " + " ".join(sys.argv[1:])).strip()
+    command = command_line("benchmarks.compare")
     if not args.report_only:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        with open(RESULTS / "COMMANDS.txt", "a") as commands:
-            commands.write(command + "\n")
+        record_command(RESULTS, command)
         schedule(args.envs, args.algos, args.seeds, args.jobs, args.eval_freq, args.eval_episodes)
     DOCS.mkdir(exist_ok=True)
     (DOCS / "BENCHMARKS.md").write_text(report(command))

@@ -23,9 +23,11 @@ from typing import Any
 from benchmarks.compare import (
     ROOT,
     THRESHOLDS,
+    command_line,
     format_steps,
     iqm,
     median_steps_to_threshold,
+    record_command,
     run_one,
     run_processes,
     write_result,
@@ -152,9 +154,7 @@ def main() -> None:
         unknown = sorted(set(variants) - set(VARIANTS[args.env]))
         if unknown:
             parser.error(f"unknown variants for {args.env}: {unknown}; known: {sorted(VARIANTS[args.env])}")
-        TUNING.mkdir(parents=True, exist_ok=True)
-        with open(TUNING / "COMMANDS.txt", "a") as commands:
-            commands.write(("python -m benchmarks.tune " + " ".join(sys.argv[1:])).strip() + "\n")
+        record_command(TUNING, command_line("benchmarks.tune"))
         schedule(args.env, variants, args.seeds, args.jobs)
     REPORT.write_text(report())
     print(f"wrote {REPORT}")

@@ -6,7 +6,15 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.compare import format_steps, hyperparameters, iqm, iqm_with_ci, median_steps_to_threshold, same_seed_ratios
+from benchmarks.compare import (
+    format_steps,
+    hyperparameters,
+    iqm,
+    iqm_with_ci,
+    median_steps_to_threshold,
+    record_command,
+    same_seed_ratios,
+)
 from benchmarks.tune import VARIANTS
 from sb3_sarsa import SARSA
 
@@ -119,7 +127,12 @@ def test_agreement_report_against_a_fresh_buffer(tmp_path, monkeypatch) -> None:
         "samples": [[10_000, None, 0.25], [20_000, 0.8125, 0.1]],
     }
     (tmp_path / "Acrobot-v1_seed0.json").write_text(json.dumps(result))
-    text = agreement.report("python -m benchmarks.agreement --envs Acrobot-v1")
+    assert "(no runs recorded)" in agreement.report("python -m benchmarks.agreement --report-only")
+    for _ in range(2):  # the same invocation twice (a resumed run) is listed once
+        record_command(tmp_path, "python -m benchmarks.agreement --envs Acrobot-v1")
+    text = agreement.report("python -m benchmarks.agreement --report-only")
+    assert text.count("`python -m benchmarks.agreement --envs Acrobot-v1`") == 1
+    assert "this report by `python -m benchmarks.agreement --report-only`" in text
     assert "## Acrobot-v1 (seed 0, buffer 50000, n_steps 1)" in text
     assert "| 10000 | 0.250 | - | 0.833 |" in text  # no measurement yet: shown as "-"
     assert "| 20000 | 0.100 | 0.812 | 0.933 |" in text
