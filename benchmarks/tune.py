@@ -41,11 +41,14 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "base": {},
         "ef08": {"exploration_fraction": 0.08},
         "n3": {"n_steps": 3},
+        # the tutorial's loss, whose fixed point is the mean of the sampled targets (issue 12)
+        "n3-mse": {"n_steps": 3, "loss": "mse"},
     },
     "Acrobot-v1": {
         "base": {},
         "eps01": {"exploration_final_eps": 0.01},
         "n3": {"n_steps": 3},
+        "mse": {"loss": "mse"},
     },
     "MountainCar-v0": {
         "base": {},
@@ -53,6 +56,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "eps01": {"exploration_final_eps": 0.01},
         "n3": {"n_steps": 3},
         "n3-eps01": {"n_steps": 3, "exploration_final_eps": 0.01},
+        "n3-mse": {"n_steps": 3, "loss": "mse"},
     },
     "LunarLander-v3": {
         "base": {},
@@ -60,6 +64,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "n3": {"n_steps": 3},
         # a smaller buffer holds next actions chosen by more recent policies
         "buf10k": {"buffer_size": 10_000},
+        "mse": {"loss": "mse"},
     },
 }
 

@@ -3,22 +3,25 @@ Read the recommended hyperparameters shipped in ``hyperparams/sarsa.yml`` (rl-zo
 
 Only what :class:`sb3_sarsa.SARSA` itself takes is handled here: ``policy_kwargs`` strings such
 as ``"dict(net_arch=[256, 256])"`` and ``lin_<value>`` learning-rate schedules. Entries that need rl-zoo3's
-env machinery (``env_wrapper``, ``frame_stack``, ``normalize``, ...) are for ``rl_zoo3 train``.
+env machinery (``frame_stack``, ``normalize``, ...) are for ``rl_zoo3 train``; ``env_wrapper`` is
+applied with rl-zoo3's own parser (:func:`env_wrapper`).
 """
 
 import importlib.resources
 import pathlib
+from collections.abc import Callable
 from importlib.resources.abc import Traversable
 from typing import Any
 
+import gymnasium as gym
 import yaml
 from stable_baselines3.common.utils import LinearSchedule
 from torch import nn
 
-#: Keys of a zoo entry that describe the run rather than the model.
-RUN_KEYS = ("n_timesteps", "policy", "n_envs")
+#: Keys of a zoo entry that describe the run rather than the model (``env_wrapper``: see :func:`env_wrapper`).
+RUN_KEYS = ("n_timesteps", "policy", "n_envs", "env_wrapper")
 #: Keys of a zoo entry that only rl-zoo3 can apply.
-ZOO_ONLY_KEYS = ("env_wrapper", "frame_stack", "normalize", "callback", "vec_env_wrapper", "eval_env_wrapper")
+ZOO_ONLY_KEYS = ("frame_stack", "normalize", "callback", "vec_env_wrapper", "eval_env_wrapper")
 
 
 def config_path() -> Traversable:
@@ -72,3 +75,16 @@ def model_kwargs(env_id: str, config: dict[str, dict[str, Any]] | None = None) -
     if isinstance(entry.get("train_freq"), list):
         entry["train_freq"] = tuple(entry["train_freq"])
     return entry, run
+
+
+def env_wrapper(run: dict[str, Any]) -> Callable[[gym.Env], gym.Env] | None:
+    """
+    The wrapper(s) of an entry's ``env_wrapper``, as ``rl_zoo3 train`` applies them (for instance
+    ``gymnasium.wrappers.TimeLimit`` with ``max_episode_steps`` for an env without a time limit).
+
+    :param run: the run settings returned by :func:`model_kwargs`
+    :return: a callable that wraps an env, or ``None`` if the entry has no ``env_wrapper``
+    """
+    from rl_zoo3.utils import get_wrapper_class
+
+    return get_wrapper_class(run)

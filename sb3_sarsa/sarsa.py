@@ -120,9 +120,11 @@ class SARSA(DQN):
     :param device: Device (cpu, cuda, ...) on which the code should be run.
         Setting it to auto, the code will be run on the GPU if possible.
     :param target: The TD target: ``"sarsa"`` (stored next action) or ``"expected"`` (Expected SARSA)
-    :param loss: The TD loss: ``"huber"`` (DQN's smooth L1) or ``"mse"`` (the tutorial's). With the
-        sampled ``a'`` of ``target="sarsa"`` the targets are noisy, and only ``"mse"`` converges
-        to their mean, the on-policy value; ``"huber"`` converges near their median.
+    :param loss: The TD loss: ``"mse"`` (default, the tutorial's) or ``"huber"`` (DQN's smooth L1).
+        SARSA's targets are noisy (``a'`` and the next state are sampled): only ``"mse"`` converges
+        to their mean, the value of the epsilon-greedy policy. ``"huber"`` converges near their
+        median, which ignores rare large losses (a fall off a cliff) and so learns values between
+        the on-policy and the greedy ones. Default ``"huber"`` until sb3-sarsa 0.1.0.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -170,7 +172,7 @@ class SARSA(DQN):
         seed: int | None = None,
         device: th.device | str = "auto",
         target: str = "sarsa",
-        loss: str = "huber",
+        loss: str = "mse",
         _init_setup_model: bool = True,
     ) -> None:
         self.target = check_target(target)

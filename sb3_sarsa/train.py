@@ -17,7 +17,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
-from sb3_sarsa.hyperparameters import model_kwargs
+from sb3_sarsa.hyperparameters import env_wrapper, model_kwargs
 from sb3_sarsa.sarsa import SARSA
 
 
@@ -72,13 +72,14 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float]]:
     if args.target is not None:
         kwargs["target"] = args.target
     timesteps = args.timesteps if args.timesteps is not None else int(run.get("n_timesteps", 50_000))
+    wrapper = env_wrapper(run)
     env: Any = args.env
-    if run.get("n_envs", 1) > 1:
+    if run.get("n_envs", 1) > 1 or wrapper is not None:
         from stable_baselines3.common.env_util import make_vec_env
 
-        env = make_vec_env(args.env, n_envs=run["n_envs"], seed=args.seed)
+        env = make_vec_env(args.env, n_envs=run.get("n_envs", 1), seed=args.seed, wrapper_class=wrapper)
     model = SARSA(run.get("policy", "MlpPolicy"), env, seed=args.seed, verbose=args.verbose, **kwargs)
-    eval_env = Monitor(gym.make(args.env))
+    eval_env = Monitor(wrapper(gym.make(args.env)) if wrapper is not None else gym.make(args.env))
     eval_env.reset(seed=args.seed + 10_000)
     callback = CurveCallback(eval_env, args.eval_freq, args.eval_episodes)
     print(f"SARSA on {args.env}, {timesteps} steps, seed {args.seed}: {kwargs or 'constructor defaults'}", flush=True)

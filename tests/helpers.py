@@ -97,3 +97,42 @@ def stored_obs(array: Any, pos: int, env: int) -> Any:
     if isinstance(array, dict):
         return {key: value[pos, env] for key, value in array.items()}
     return array[pos, env]
+
+
+class SmallCliff(gym.Env):
+    """
+    Sutton & Barto's cliff on a smaller grid, with ``CliffWalking-v1``'s rules and transition table ``P``.
+
+    Start at the bottom-left, goal at the bottom-right, the cells between them are the cliff:
+    -1 per step, -100 and back to the start for a step into the cliff, the episode ends at the goal.
+    Actions: 0 up, 1 right, 2 down, 3 left. The observation is the cell index.
+    """
+
+    def __init__(self, rows: int = 3, columns: int = 6) -> None:
+        self.rows, self.columns = rows, columns
+        self.observation_space = spaces.Discrete(rows * columns)
+        self.action_space = spaces.Discrete(4)
+        self.start, self.goal = (rows - 1) * columns, rows * columns - 1
+        moves = ((-1, 0), (0, 1), (1, 0), (0, -1))
+        self.P: dict[int, dict[int, list[tuple[float, int, float, bool]]]] = {}
+        for state in range(rows * columns):
+            row, column = divmod(state, columns)
+            self.P[state] = {}
+            for action, (d_row, d_column) in enumerate(moves):
+                new_row = min(max(row + d_row, 0), rows - 1)
+                new_column = min(max(column + d_column, 0), columns - 1)
+                target = new_row * columns + new_column
+                if new_row == rows - 1 and 0 < new_column < columns - 1:  # the cliff
+                    self.P[state][action] = [(1.0, self.start, -100.0, False)]
+                else:
+                    self.P[state][action] = [(1.0, target, -1.0, target == self.goal)]
+        self.state = self.start
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[int, dict]:
+        super().reset(seed=seed)
+        self.state = self.start
+        return self.state, {}
+
+    def step(self, action: Any) -> tuple[int, float, bool, bool, dict]:
+        _, self.state, reward, terminated = self.P[self.state][int(action)][0]
+        return self.state, reward, terminated, False, {}

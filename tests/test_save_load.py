@@ -73,3 +73,10 @@ def test_loading_with_an_env_of_other_spaces_names_the_problem(tmp_path: pathlib
     trained().save(tmp_path / "model")
     with pytest.raises(ValueError, match="Observation spaces do not match"):
         SARSA.load(tmp_path / "model", env=CounterEnv())
+
+
+def test_a_saved_loss_survives_the_change_of_default(tmp_path: pathlib.Path) -> None:
+    # sb3-sarsa 0.1.0 defaulted to loss="huber": such a model keeps training with Huber after load.
+    assert SARSA("MlpPolicy", "CartPole-v1").loss == "mse"
+    trained(loss="huber").save(tmp_path / "model")
+    assert SARSA.load(tmp_path / "model").loss == "huber"

@@ -1,0 +1,127 @@
+"""
+Exact action values of small MDPs, by dynamic programming, to check what SARSA learns.
+
+Gymnasium's toy-text envs (``CliffWalking-v1``, ``FrozenLake-v1``, ``Taxi-v3``) expose their
+transition table as ``env.unwrapped.P``: ``P[s][a]`` is a list of
+``(probability, next_state, reward, terminated)``. From it, :func:`action_values` computes the
+fixed point of one of two backups:
+
+- ``epsilon=None``: Q-learning's (DQN's), ``Q(s,a) = E[r + gamma * (1 - term) * max_a' Q(s',a')]``,
+  the value of the greedy policy;
+- ``epsilon=e``: SARSA's and Expected SARSA's, the same with ``max`` replaced by the average under
+  the epsilon-greedy policy in ``Q`` itself, ``(1 - e) * max_a' Q(s',a') + e * mean_a' Q(s',a')``:
+  the value of the epsilon-greedy policy that acts (its greedy action is the argmax of the values
+  it is the value of).
+
+Both backups are ``gamma``-contractions (a convex combination of ``max`` and ``mean``), so the
+iteration converges to a unique fixed point from any start. A time limit is not part of the
+table: at a truncation SB3 (and so SARSA) bootstraps, which learns these infinite-horizon values.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+#: ``P[s][a]``: the ``(probability, next_state, reward, terminated)`` outcomes of action ``a`` at ``s``.
+TransitionTable = Mapping[int, Mapping[int, Sequence[tuple[float, int, float, bool]]]]
+
+
+def transition_table(env: Any) -> TransitionTable:
+    """
+    :param env: a Gymnasium env (wrappers are looked through) whose ``unwrapped`` has a ``P`` table
+    :return: ``env.unwrapped.P``
+    :raises ValueError: if the env has no transition table
+    """
+    table = getattr(getattr(env, "unwrapped", env), "P", None)
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{env} has no transition table env.unwrapped.P: exact values need a tabular env.")
+    return table
+
+
+def _arrays(table: TransitionTable) -> tuple[np.ndarray, np.ndarray]:
+    """:return: expected rewards ``r[s, a]`` and ``continues[s, a, s']``, the probability of reaching ``s'`` unterminated"""
+    n_states = len(table)
+    n_actions = len(table[0])
+    continues = np.zeros((n_states, n_actions, n_states))
+    rewards = np.zeros((n_states, n_actions))
+    for state in range(n_states):
+        if len(table[state]) != n_actions:
+            raise ValueError(f"state {state} has {len(table[state])} actions, state 0 has {n_actions}.")
+        for action in range(n_actions):
+            for prob, next_state, reward, terminated in table[state][action]:
+                rewards[state, action] += prob * reward
+                if not terminated:
+                    continues[state, action, int(next_state)] += prob
+    return rewards, continues
+
+
+def next_state_values(q_values: np.ndarray, epsilon: float | None) -> np.ndarray:
+    """
+    Value of each state under the policy that the backup evaluates.
+
+    :param q_values: shape ``(n_states, n_actions)``
+    :param epsilon: ``None`` for the greedy policy (``max``), else the epsilon of an epsilon-greedy policy
+    :return: shape ``(n_states,)``
+    """
+    best = q_values.max(axis=1)
+    if epsilon is None:
+        return best
+    return (1.0 - epsilon) * best + epsilon * q_values.mean(axis=1)
+
+
+def action_values(
+    table: TransitionTable,
+    gamma: float,
+    epsilon: float | None = None,
+    tolerance: float = 1e-10,
+    max_iterations: int = 1_000_000,
+) -> np.ndarray:
+    """
+    The fixed point of the Q-learning backup (``epsilon=None``) or of the epsilon-greedy backup.
+
+    :param table: ``P[s][a]`` as in Gymnasium's toy-text envs (see :func:`transition_table`)
+    :param gamma: discount factor, in ``[0, 1)``
+    :param epsilon: ``None`` for Q-learning's fixed point, else the epsilon in ``[0, 1]`` of the
+        epsilon-greedy policy (SARSA's and Expected SARSA's fixed point)
+    :param tolerance: stop when no value changes by more than this
+    :param max_iterations: give up after this many sweeps
+    :return: ``Q[s, a]``, shape ``(n_states, n_actions)``
+    :raises ValueError: on a ``gamma`` or ``epsilon`` out of range, or no convergence
+    """
+    if not 0.0 <= gamma < 1.0:
+        raise ValueError(f"gamma must be in [0, 1) for the iteration to converge, got {gamma}.")
+    if epsilon is not None and not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must be in [0, 1] (or None for the greedy backup), got {epsilon}.")
+    rewards, continues = _arrays(table)
+    q_values = np.zeros_like(rewards)
+    for _ in range(max_iterations):
+        updated = rewards + gamma * continues @ next_state_values(q_values, epsilon)
+        change = np.abs(updated - q_values).max()
+        q_values = updated
+        if change <= tolerance:
+            return q_values
+    raise ValueError(f"no convergence within {max_iterations} sweeps (last change {change}).")
+
+
+def greedy_path(table: TransitionTable, q_values: np.ndarray, start: int, max_steps: int) -> tuple[list[int], bool]:
+    """
+    Follow the greedy policy of ``q_values`` (ties to the lowest action, as SARSA acts) through
+    the most likely outcome of each action.
+
+    :param table: ``P[s][a]``
+    :param q_values: shape ``(n_states, n_actions)``, e.g. a trained network's values of every state
+    :param start: the first state
+    :param max_steps: the longest path to follow (a path that loops stops there)
+    :return: the visited states (``start`` first) and whether the walk terminated
+    """
+    path = [start]
+    state = start
+    for _ in range(max_steps):
+        outcomes = table[state][int(np.argmax(q_values[state]))]
+        _, next_state, _, terminated = max(outcomes, key=lambda outcome: outcome[0])
+        state = int(next_state)
+        path.append(state)
+        if terminated:
+            return path, True
+    return path, False
