@@ -252,3 +252,16 @@ def test_fallback_usage_without_a_command(capsys: pytest.CaptureFixture) -> None
 
 def test_rl_zoo3_executable_is_in_this_environment() -> None:
     assert (BIN / "rl_zoo3").exists() or shutil.which("rl_zoo3")
+
+
+def test_cliff_walking_entry_trains_with_its_time_limit_and_plays_back(tmp_path: pathlib.Path) -> None:
+    cliff = ["--algo", "sarsa", "--env", "CliffWalking-v1"]
+    check(run(["rl_zoo3", "train", *cliff, "-n", "1500", "-f", "logs", "--seed", "0"], tmp_path))
+    (config_file,) = (tmp_path / "logs").glob("sarsa/CliffWalking-v1_*/CliffWalking-v1/config.yml")
+    config = dict(yaml.load(config_file.read_text(), Loader=yaml.UnsafeLoader))
+    assert config["env_wrapper"] == [{"gymnasium.wrappers.TimeLimit": {"max_episode_steps": 100}}]
+    assert config["loss"] == "mse" and config["target"] == "sarsa"
+    # An untrained greedy policy may walk into a wall forever: the time limit ends its episodes.
+    out = check(run(["rl_zoo3", "enjoy", *cliff, "-f", "logs/", "--no-render", "-n", "300"], tmp_path, timeout=300))
+    lengths = [int(line.split()[-1]) for line in out.splitlines() if line.startswith("Episode Length")]
+    assert lengths and max(lengths) <= 100, out[-2000:]

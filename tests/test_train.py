@@ -1,0 +1,45 @@
+"""`python -m sb3_sarsa.train` and the reading of `hyperparams/sarsa.yml` it relies on."""
+
+import pathlib
+
+import gymnasium as gym
+import pytest
+from gymnasium.wrappers import TimeLimit
+
+from sb3_sarsa import SARSA
+from sb3_sarsa.hyperparameters import env_wrapper, load_config, model_kwargs
+from sb3_sarsa.train import main
+
+
+def test_every_entry_states_its_loss_and_target() -> None:
+    for env_id, entry in load_config().items():
+        if env_id != "default":
+            assert entry["loss"] in ("mse", "huber") and entry["target"] in ("sarsa", "expected"), env_id
+
+
+def test_the_cliff_entry_gets_its_time_limit_from_the_zoo_env_wrapper() -> None:
+    kwargs, run = model_kwargs("CliffWalking-v1")
+    assert "env_wrapper" not in kwargs and kwargs["loss"] == "mse"
+    wrapper = env_wrapper(run)
+    assert wrapper is not None
+    env = wrapper(gym.make("CliffWalking-v1"))
+    assert isinstance(env, TimeLimit) and env.spec is not None and env.spec.max_episode_steps == 100
+    assert env_wrapper(model_kwargs("CartPole-v1")[1]) is None
+
+
+def test_an_entry_only_rl_zoo3_can_apply_is_refused_by_name() -> None:
+    config = {"default": {}, "PongNoFrameskip-v4": {"policy": "CnnPolicy", "frame_stack": 4}}
+    with pytest.raises(ValueError, match=r"uses frame_stack: train it with `rl_zoo3 train --algo sarsa`"):
+        model_kwargs("PongNoFrameskip-v4", config)
+
+
+def test_train_applies_the_time_limit_to_training_and_evaluation(tmp_path: pathlib.Path) -> None:
+    # Without the time limit, an untrained greedy policy that walks into a wall never ends its
+    # evaluation episode: the evaluation would not return.
+    save_path = tmp_path / "cliff"
+    args = ["--env", "CliffWalking-v1", "--timesteps", "600", "--eval-freq", "300", "--eval-episodes", "2"]
+    curve = main([*args, "--save-path", str(save_path)])
+    assert [step for step, _, _ in curve] == [300, 600]
+    assert all(-100 * 100 <= mean <= -1 for _, mean, _ in curve)
+    model = SARSA.load(save_path)
+    assert model.loss == "mse" and model.exploration_final_eps == 0.1
