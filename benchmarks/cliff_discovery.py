@@ -1,0 +1,176 @@
+"""
+Why a deep agent sometimes never learns the cliff: does it ever reach the goal?
+
+    python -m benchmarks.cliff_discovery              # 3 seeds, both settings, 3 algorithms
+    python -m benchmarks.cliff_discovery --report-only
+
+Issue 12 reported that Expected SARSA (MSE) never found the goal on 2 of 3 seeds with this
+setting: epsilon fixed at 0.1 after 1,000 uniformly random steps, an MLP [64, 64], gamma 0.99,
+learning rate 1e-3, buffer 5,000, 60,000 steps, DQN's defaults for the rest (among them
+``target_update_interval=10000``: six target updates in the run). This runs that setting
+(``issue``) and the same with ``target_update_interval=100`` (``tui100``, as the ``CliffWalking-v1``
+entry of ``sarsa.yml``), for SARSA, Expected SARSA (both MSE) and DQN, and records the step at which
+each run first reached the goal. A run that never reached it cannot know what the goal is worth,
+whatever its target: its failure is one of exploration.
+
+Results: ``benchmarks/cliff_discovery/<setting>_<algo>_seed<k>.json``; report: ``docs/CLIFF_DISCOVERY.md``.
+"""
+
+import argparse
+import datetime
+import json
+import pathlib
+import sys
+from typing import Any
+
+import numpy as np
+
+from benchmarks.cliff import START, TIME_LIMIT, classify_path, exact_values, make_env
+from benchmarks.compare import (
+    DOCS,
+    ROOT,
+    command_line,
+    machine,
+    produced_by,
+    record_command,
+    run_processes,
+    versions,
+    write_result,
+)
+
+RESULTS = ROOT / "benchmarks" / "cliff_discovery"
+ALGOS = ("sarsa", "expected", "dqn")
+ISSUE_PARAMS: dict[str, Any] = dict(
+    learning_rate=1e-3,
+    buffer_size=5000,
+    learning_starts=1000,
+    gamma=0.99,
+    exploration_initial_eps=0.1,
+    exploration_final_eps=0.1,
+    policy_kwargs=dict(net_arch=[64, 64]),
+)
+SETTINGS: dict[str, dict[str, Any]] = {
+    "issue": ISSUE_PARAMS,
+    "tui100": {**ISSUE_PARAMS, "target_update_interval": 100},
+}
+TIMESTEPS = 60_000
+
+
+def run_one(setting: str, algo: str, seed: int) -> dict[str, Any]:
+    """Train one agent; :return: its record, with the first step at which it reached the goal"""
+    import torch as th
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.monitor import Monitor
+
+    from sb3_sarsa import SARSA
+    from sb3_sarsa.exact import greedy_path, transition_table
+
+    th.set_num_threads(1)
+    env = Monitor(make_env())
+    kwargs = dict(SETTINGS[setting])
+    model: Any = (
+        DQN("MlpPolicy", env, seed=seed, **kwargs)
+        if algo == "dqn"
+        else SARSA("MlpPolicy", env, seed=seed, target=algo, loss="mse", **kwargs)
+    )
+    model.learn(TIMESTEPS)
+    lengths, returns = env.get_episode_lengths(), env.get_episode_rewards()
+    # An episode that ended before the time limit terminated: it reached the goal.
+    ends = np.cumsum(lengths)
+    goal_steps = [int(end) for end, length in zip(ends, lengths) if length < TIME_LIMIT]
+    with th.no_grad():
+        q_values = model.q_net(th.arange(48)).numpy()
+    path, reached = greedy_path(transition_table(env), q_values, START, TIME_LIMIT)
+    return {
+        "setting": setting,
+        "algo": algo,
+        "seed": seed,
+        "hyperparameters": {key: repr(value) for key, value in kwargs.items()},
+        "first_goal_step": goal_steps[0] if goal_steps else None,
+        "goal_episodes": len(goal_steps),
+        "episodes": len(lengths),
+        "q_start": float(q_values[START].max()),
+        "path_kind": classify_path(path, reached),
+        "online_last": float(np.mean(returns[-100:])),
+    }
+
+
+def result_path(setting: str, algo: str, seed: int) -> pathlib.Path:
+    return RESULTS / f"{setting}_{algo}_seed{seed}.json"
+
+
+def report(command: str) -> str:
+    rows = []
+    for path in sorted(RESULTS.glob("*.json")):
+        run = json.loads(path.read_text())
+        first = "never" if run["first_goal_step"] is None else f"{run['first_goal_step']:,}"
+        rows.append(
+            f"| {run['setting']} | {run['algo']} | {run['seed']} | {first} | {run['goal_episodes']} of {run['episodes']} | "
+            f"{run['q_start']:.2f} | {run['path_kind']} | {run['online_last']:.1f} |"
+        )
+    exact = exact_values()
+    return "\n".join(
+        [
+            "# The cliff: is a failure one of exploration?",
+            "",
+            f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see",
+            f"`benchmarks/cliff_discovery.py`), {datetime.date.today().isoformat()}. Machine: {machine()}. {versions()}.",
+            "",
+            f"`CliffWalking-v1`, time limit {TIME_LIMIT}, {TIMESTEPS:,} steps. `issue`: {ISSUE_PARAMS} and DQN's defaults",
+            "for the rest (`target_update_interval=10000`, `train_freq=4`, `batch_size=32`); `tui100`: the same with",
+            "`target_update_interval=100`. SARSA and Expected SARSA with MSE. Exact max_a Q(start):",
+            f"{exact['epsilon-greedy'][START].max():.2f} (epsilon-greedy), {exact['greedy'][START].max():.2f} (greedy).",
+            "First goal: the env step at the end of the first episode that reached the goal (`never`: no episode did).",
+            "",
+            "| setting | algorithm | seed | first goal | episodes at the goal | max_a Q(start) | greedy path "
+            "| online return (last 100) |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cliff_discovery", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--run", nargs=3, metavar=("SETTING", "ALGO", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        setting, algo, seed = args.run[0], args.run[1], int(args.run[2])
+        write_result(result_path(setting, algo, seed), run_one(setting, algo, seed))
+        return
+    command = command_line("benchmarks.cliff_discovery")
+    if not args.report_only:
+        record_command(RESULTS, command)
+        todo = [
+            (setting, algo, seed)
+            for seed in range(args.seeds)
+            for setting in args.settings
+            for algo in args.algos
+            if not result_path(setting, algo, seed).exists()
+        ]
+        runs = [
+            (
+                f"{setting} {algo} seed {seed}",
+                [sys.executable, "-m", "benchmarks.cliff_discovery", "--run", setting, algo, str(seed)],
+                result_path(setting, algo, seed),
+            )
+            for setting, algo, seed in todo
+        ]
+        run_processes(
+            runs,
+            args.jobs,
+            lambda result: f"first goal {result['first_goal_step']}, {result['path_kind']}, Q {result['q_start']:.2f}",
+        )
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "CLIFF_DISCOVERY.md").write_text(report(command))
+    print(f"wrote {DOCS / 'CLIFF_DISCOVERY.md'}")
+
+
+if __name__ == "__main__":
+    main()
