@@ -111,24 +111,41 @@ class _NextActionStorage:
     n_steps: int
     gamma: float
 
-    def _init_next_actions(self, n_steps: int, gamma: float, optimize_memory_usage: bool) -> None:
-        if optimize_memory_usage:
-            raise ValueError(
-                "SARSA replay buffers do not support optimize_memory_usage=True: "
-                "the next action at a truncation is not the next stored action."
-            )
+    def _init_next_actions(self, n_steps: int, gamma: float) -> None:
         if n_steps < 1:
             raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
         self.n_steps = n_steps
         self.gamma = gamma
 
-    def _store_next_action(self, next_action: np.ndarray | None) -> None:
+    def _store_next_action(self, next_action: np.ndarray | None, method: str = "add") -> None:
         if next_action is None:
             raise ValueError(
-                f"{type(self).__name__}.add() needs next_action, the action executed next in each env "
+                f"{type(self).__name__}.{method}() needs next_action, the action executed next in each env "
                 "(or drawn at the terminal observation of a truncated episode)."
             )
         self.next_actions[self.pos] = np.asarray(next_action).reshape((self.n_envs, self.action_dim))
+
+    def extend(self, *args: Any, next_action: np.ndarray | None = None, **kwargs: Any) -> None:
+        """
+        Add a batch of steps: each argument of :meth:`add` with a leading batch axis, in the same order.
+
+        :param next_action: the next actions, shape ``(batch, n_envs)``; also accepted as the
+            seventh positional argument
+        """
+        if next_action is None and len(args) > 6:
+            args, next_action = args[:6], args[6]
+        if next_action is None:
+            self._store_next_action(None, "extend")
+        assert next_action is not None
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.extend() takes the arguments of add() in order, got {sorted(kwargs)}.")
+        if len(args) != 6:
+            raise TypeError(
+                f"{type(self).__name__}.extend() needs obs, next_obs, action, reward, done, infos and next_action, "
+                f"got {len(args)} positional arguments."
+            )
+        for *step, step_next_action in zip(*args, next_action, strict=True):
+            self.add(*step, next_action=step_next_action)  # type: ignore[attr-defined]
 
     def _window(
         self, batch_inds: np.ndarray, env: VecNormalize | None
@@ -174,7 +191,9 @@ class SarsaReplayBuffer(_NextActionStorage, ReplayBuffer):
     :param action_space: Action space
     :param device: PyTorch device
     :param n_envs: Number of parallel environments
-    :param optimize_memory_usage: Not supported, must be ``False``
+    :param optimize_memory_usage: Enable a memory efficient variant (SB3's): the next observation
+        of a transition is the next stored observation. Needs ``handle_timeout_termination=False``.
+        The next actions are stored apart, as always (one integer per transition).
     :param handle_timeout_termination: Handle timeout termination (due to timelimit)
         separately and treat the task as infinite horizon task.
     :param n_steps: Number of steps of the n-step return (1: one-step TD target)
@@ -193,8 +212,10 @@ class SarsaReplayBuffer(_NextActionStorage, ReplayBuffer):
         n_steps: int = 1,
         gamma: float = 0.99,
     ):
-        self._init_next_actions(n_steps, gamma, optimize_memory_usage)
-        super().__init__(buffer_size, observation_space, action_space, device, n_envs, False, handle_timeout_termination)
+        self._init_next_actions(n_steps, gamma)
+        super().__init__(
+            buffer_size, observation_space, action_space, device, n_envs, optimize_memory_usage, handle_timeout_termination
+        )
         self.next_actions = np.zeros_like(self.actions)
 
     def add(  # type: ignore[override]
@@ -221,10 +242,14 @@ class SarsaReplayBuffer(_NextActionStorage, ReplayBuffer):
 
     def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> SarsaReplayBufferSamples:  # type: ignore[override]
         env_indices, last_inds, rewards, dones, discounts = self._window(batch_inds, env)
+        if self.optimize_memory_usage:  # the next observation is the next stored one
+            next_obs = self.observations[(last_inds + 1) % self.buffer_size, env_indices]
+        else:
+            next_obs = self.next_observations[last_inds, env_indices]
         return SarsaReplayBufferSamples(
             observations=self.to_torch(self._normalize_obs(self.observations[batch_inds, env_indices], env)),  # type: ignore[arg-type]
             actions=self.to_torch(self.actions[batch_inds, env_indices]),
-            next_observations=self.to_torch(self._normalize_obs(self.next_observations[last_inds, env_indices], env)),  # type: ignore[arg-type]
+            next_observations=self.to_torch(self._normalize_obs(next_obs, env)),  # type: ignore[arg-type]
             dones=self.to_torch(dones),
             rewards=self.to_torch(rewards),
             next_actions=self.to_torch(self.next_actions[last_inds, env_indices]),
@@ -241,7 +266,7 @@ class DictSarsaReplayBuffer(_NextActionStorage, DictReplayBuffer):
     :param action_space: Action space
     :param device: PyTorch device
     :param n_envs: Number of parallel environments
-    :param optimize_memory_usage: Not supported, must be ``False``
+    :param optimize_memory_usage: Not supported (as by SB3's :class:`DictReplayBuffer`), must be ``False``
     :param handle_timeout_termination: Handle timeout termination (due to timelimit)
         separately and treat the task as infinite horizon task.
     :param n_steps: Number of steps of the n-step return (1: one-step TD target)
@@ -260,8 +285,10 @@ class DictSarsaReplayBuffer(_NextActionStorage, DictReplayBuffer):
         n_steps: int = 1,
         gamma: float = 0.99,
     ):
-        self._init_next_actions(n_steps, gamma, optimize_memory_usage)
-        super().__init__(buffer_size, observation_space, action_space, device, n_envs, False, handle_timeout_termination)
+        self._init_next_actions(n_steps, gamma)
+        super().__init__(
+            buffer_size, observation_space, action_space, device, n_envs, optimize_memory_usage, handle_timeout_termination
+        )
         self.next_actions = np.zeros_like(self.actions)
 
     def add(  # type: ignore[override]

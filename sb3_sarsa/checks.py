@@ -71,35 +71,35 @@ def check_parameters(
     exploration_initial_eps: float,
     exploration_final_eps: float,
     max_grad_norm: float,
-    optimize_memory_usage: bool,
 ) -> None:
     """
-    :raises ValueError: naming the first parameter that is out of range
+    Refuse only what SB3's DQN refuses or what cannot work; every value DQN accepts keeps its meaning
+    (``tau=0``: a frozen target network; ``target_update_interval=0``: as 1; ``exploration_fraction > 1``:
+    epsilon does not reach its final value within the run; a ``batch_size`` larger than the buffer
+    samples with replacement; ``learning_rate=0`` or ``max_grad_norm=0``: no update).
+
+    :raises ValueError: naming the first parameter that is out of range, and why
     """
     if not callable(learning_rate):
-        _check_range("learning_rate", learning_rate, 0.0, float("inf"), low_open=True)
+        _check_range("learning_rate", learning_rate, 0.0, float("inf"))
     _check_int("learning_starts", learning_starts, 0)
     _check_int("buffer_size", buffer_size, 1)
     _check_int("batch_size", batch_size, 1)
-    if batch_size > buffer_size:
-        raise ValueError(f"batch_size ({batch_size}) must not be larger than buffer_size ({buffer_size}).")
-    _check_range("tau", tau, 0.0, 1.0, low_open=True)
+    _check_range("tau", tau, 0.0, 1.0)
     _check_range("gamma", gamma, 0.0, 1.0)
     frequency = train_freq[0] if isinstance(train_freq, tuple) else train_freq
     _check_int("train_freq", frequency, 1)
     if isinstance(train_freq, tuple) and (len(train_freq) != 2 or train_freq[1] not in ("step", "episode")):
         raise ValueError(f"train_freq must be an int or a tuple (n, 'step' | 'episode'), got {train_freq!r}.")
-    _check_int("gradient_steps", gradient_steps, -1)
-    _check_int("n_steps", n_steps, 1)
-    _check_int("target_update_interval", target_update_interval, 1)
-    _check_range("exploration_fraction", exploration_fraction, 0.0, 1.0)
+    _check_int("gradient_steps", gradient_steps, -1)  # -1: as many as env steps
+    _check_int("n_steps", n_steps, 1)  # the number of rewards in a return
+    _check_int("target_update_interval", target_update_interval, 0)
+    _check_range("exploration_fraction", exploration_fraction, 0.0, float("inf"))
+    # Probabilities of a random action:
     _check_range("exploration_initial_eps", exploration_initial_eps, 0.0, 1.0)
     _check_range("exploration_final_eps", exploration_final_eps, 0.0, 1.0)
-    _check_range("max_grad_norm", max_grad_norm, 0.0, float("inf"), low_open=True)
-    if optimize_memory_usage:
-        raise ValueError(
-            "SARSA does not support optimize_memory_usage=True: at a truncation the next action is not the next stored action."
-        )
+    # A negative norm would turn the gradient around.
+    _check_range("max_grad_norm", max_grad_norm, 0.0, float("inf"))
 
 
 def _accepted_policy_kwargs(policy_class: type[BasePolicy]) -> set[str]:

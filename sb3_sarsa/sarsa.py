@@ -100,7 +100,10 @@ class SARSA(DQN):
         (a subclass of :class:`SarsaReplayBuffer` or :class:`DictSarsaReplayBuffer`).
         If ``None``, it will be automatically selected.
     :param replay_buffer_kwargs: Keyword arguments to pass to the replay buffer on creation.
-    :param optimize_memory_usage: Not supported by SARSA's buffers, must be ``False``
+    :param optimize_memory_usage: Enable a memory efficient variant of the replay buffer
+        at a cost of more complexity (SB3's: the next observation is the next stored observation;
+        needs ``replay_buffer_kwargs=dict(handle_timeout_termination=False)``, so a truncation
+        ends the target like a termination). Not with dict observations, as in SB3.
     :param n_steps: When ``n_steps > 1``, uses n-step returns, bootstrapping from the next action
         stored with the last step of the window. Works with dict observations too.
     :param target_update_interval: update the target network every ``target_update_interval``
@@ -194,7 +197,6 @@ class SARSA(DQN):
                 exploration_initial_eps=exploration_initial_eps,
                 exploration_final_eps=exploration_final_eps,
                 max_grad_norm=max_grad_norm,
-                optimize_memory_usage=optimize_memory_usage,
             )
             check_policy_kwargs(self._policy_class_of(policy), policy_kwargs)
         super().__init__(

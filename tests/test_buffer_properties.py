@@ -3,7 +3,9 @@ Property-based tests of the SARSA replay buffers (hypothesis).
 
 A simulated vectorized run drives the buffer exactly as :class:`sb3_sarsa.SARSA` does: random
 episode lengths, terminations and truncations in each of 1 to 8 envs, a capacity small enough to
-wrap around, 1- to 4-step returns, flat and dict observations. Every observation carries a unique
+wrap around, 1- to 4-step returns, flat and dict observations, and SB3's memory-optimized layout
+(``optimize_memory_usage=True`` with ``handle_timeout_termination=False``, flat observations only:
+``s'`` is the next stored observation, and a truncation ends the target like a termination). Every observation carries a unique
 id, so each sampled row can be traced back to the transition that was really executed, and
 checked: ``s``, ``a``, the (n-step) reward, ``s'``, ``a'`` (the action executed next in that env,
 or the one drawn at the terminal observation of a truncation), ``done`` and the discount; and
@@ -39,7 +41,9 @@ class Executed:
 class Run:
     """A vectorized run: what the envs really did, and the buffer it filled."""
 
-    def __init__(self, n_envs: int, capacity: int, n_steps: int, dict_obs: bool, seed: int) -> None:
+    def __init__(
+        self, n_envs: int, capacity: int, n_steps: int, dict_obs: bool, seed: int, optimize_memory_usage: bool = False
+    ) -> None:
         self.rng = np.random.default_rng(seed)
         self.n_envs = n_envs
         self.dict_obs = dict_obs
@@ -47,7 +51,15 @@ class Run:
         buffer_class = DictSarsaReplayBuffer if dict_obs else SarsaReplayBuffer
         obs_space = spaces.Dict({"x": box}) if dict_obs else box
         self.buffer = buffer_class(
-            capacity * n_envs, obs_space, spaces.Discrete(N_ACTIONS), "cpu", n_envs=n_envs, n_steps=n_steps, gamma=GAMMA
+            capacity * n_envs,
+            obs_space,
+            spaces.Discrete(N_ACTIONS),
+            "cpu",
+            n_envs=n_envs,
+            n_steps=n_steps,
+            gamma=GAMMA,
+            optimize_memory_usage=optimize_memory_usage,
+            handle_timeout_termination=not optimize_memory_usage,
         )
         self.next_id = 0
         self.current = [self.new_obs() for _ in range(n_envs)]
@@ -110,16 +122,19 @@ def ids(observations: th.Tensor | dict[str, th.Tensor]) -> np.ndarray:
     n_vector_steps=st.integers(1, 60),
     p_end=st.sampled_from([0.0, 0.1, 0.3, 0.7, 1.0]),
     dict_obs=st.booleans(),
+    optimize=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_every_sample_is_a_really_executed_transition(
-    n_envs: int, capacity: int, n_steps: int, n_vector_steps: int, p_end: float, dict_obs: bool, seed: int
+    n_envs: int, capacity: int, n_steps: int, n_vector_steps: int, p_end: float, dict_obs: bool, optimize: bool, seed: int
 ) -> None:
-    run = Run(n_envs, capacity, n_steps, dict_obs, seed)
+    optimize = optimize and not dict_obs  # SB3's DictReplayBuffer has no memory-optimized layout
+    run = Run(n_envs, capacity, n_steps, dict_obs, seed, optimize_memory_usage=optimize)
     for step in range(n_vector_steps):
         run.step(step, p_end)
     where = {t.obs: (env, j) for env, steps in enumerate(run.executed) for j, t in enumerate(steps)}
-    in_buffer = min(capacity, n_vector_steps)
+    # Memory-optimized: once full, the oldest row holds the newest s' and is not sampled.
+    in_buffer = min(capacity - 1, n_vector_steps) if optimize and n_vector_steps >= capacity else min(capacity, n_vector_steps)
 
     np.random.seed(seed % 2**31)
     for _ in range(3):
@@ -137,9 +152,13 @@ def test_every_sample_is_a_really_executed_transition(
                 window.append(steps[j + len(window)])
             last = window[-1]
             assert int(sample.actions[row, 0]) == steps[j].action
-            assert (next_obs[row, 0], next_obs[row, 1]) == (env, last.next_obs)
-            assert int(sample.next_actions[row, 0]) == last.next_action
-            assert float(sample.dones[row, 0]) == float(last.terminated)  # a truncation keeps the bootstrap
+            if optimize and (last.terminated or last.truncated):
+                # s' there was overwritten by the next reset observation: the target masks it out.
+                assert float(sample.dones[row, 0]) == 1.0
+            else:
+                assert (next_obs[row, 0], next_obs[row, 1]) == (env, last.next_obs)
+                assert int(sample.next_actions[row, 0]) == last.next_action
+                assert float(sample.dones[row, 0]) == float(last.terminated)  # a truncation keeps the bootstrap
             expected_return = sum(GAMMA**i * t.reward for i, t in enumerate(window))
             assert float(sample.rewards[row, 0]) == expected_return
             if n_steps == 1:

@@ -105,6 +105,37 @@ def test_add_without_next_action_is_an_error() -> None:
         buffer.add(np.zeros((1, 1)), np.zeros((1, 1)), np.array([0]), np.array([0.0]), np.array([False]), [{}])
 
 
-def test_optimize_memory_usage_is_refused() -> None:
-    with pytest.raises(ValueError, match="optimize_memory_usage"):
-        SarsaReplayBuffer(4, OBS, ACT, optimize_memory_usage=True, handle_timeout_termination=False)
+def test_memory_optimized_layout_reads_s_prime_from_the_next_row() -> None:
+    buffer = SarsaReplayBuffer(4, OBS, ACT, device="cpu", optimize_memory_usage=True, handle_timeout_termination=False)
+    assert not hasattr(buffer, "next_observations")  # SB3 does not allocate it
+    for t in range(3):
+        buffer.add(
+            np.array([[t]]), np.array([[t + 1]]), np.array([t]), np.array([t]), np.array([False]), [{}], next_action=[t + 1]
+        )
+    data = buffer._get_samples(np.array([0, 1, 2]))
+    assert data.next_observations.ravel().tolist() == [1, 2, 3]
+    assert data.next_actions.ravel().tolist() == [1, 2, 3]
+
+
+def test_memory_optimized_dict_buffer_is_refused_as_by_sb3() -> None:
+    with pytest.raises(AssertionError, match="DictReplayBuffer does not support optimize_memory_usage"):
+        DictSarsaReplayBuffer(4, spaces.Dict({"x": OBS}), ACT, optimize_memory_usage=True, handle_timeout_termination=False)
+
+
+def test_extend_with_next_actions() -> None:
+    buffer = SarsaReplayBuffer(8, OBS, ACT, device="cpu")
+    obs = np.arange(3, dtype=np.float32).reshape(3, 1, 1)
+    args = (obs, obs + 1, np.array([[0], [1], [2]]), np.zeros((3, 1)), np.zeros((3, 1)), [[{}]] * 3)
+    buffer.extend(*args, next_action=np.array([[2], [1], [0]]))
+    buffer.extend(*args, np.array([[1], [1], [1]]))  # or as the seventh positional argument, like add()
+    assert buffer.pos == 6
+    assert buffer.next_actions[:6, 0, 0].tolist() == [2, 1, 0, 1, 1, 1]
+    assert buffer.observations[:3, 0, 0].tolist() == [0, 1, 2]
+
+
+def test_extend_without_next_actions_names_extend() -> None:
+    buffer = SarsaReplayBuffer(8, OBS, ACT, device="cpu")
+    obs = np.zeros((2, 1, 1), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"SarsaReplayBuffer.extend\(\) needs next_action"):
+        buffer.extend(obs, obs, np.zeros((2, 1)), np.zeros((2, 1)), np.zeros((2, 1)), [[{}]] * 2)
+    assert buffer.pos == 0

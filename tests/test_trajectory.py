@@ -44,6 +44,7 @@ def run(n_envs: int, n_steps_total: int, dict_obs: bool = False, **kwargs: Any) 
 
 def check_buffer_against_trajectory(model: SARSA, recorders: list, draws: list) -> dict[str, int]:
     buffer = model.replay_buffer
+    optimize = buffer.optimize_memory_usage  # s' is the next stored observation, truncations end targets
     n_envs = len(recorders)
     n_stored = buffer.pos
     counts = {"truncated": 0, "terminated": 0, "within": 0}
@@ -56,9 +57,13 @@ def check_buffer_against_trajectory(model: SARSA, recorders: list, draws: list) 
             assert obs_equal(stored_obs(buffer.observations, p, env_idx), step.obs)
             assert buffer.actions[p, env_idx, 0] == step.action
             assert buffer.rewards[p, env_idx] == step.reward
-            assert obs_equal(stored_obs(buffer.next_observations, p, env_idx), step.next_obs)
-            assert buffer.dones[p, env_idx] == float(step.terminated or step.truncated)
-            assert buffer.timeouts[p, env_idx] == float(step.truncated and not step.terminated)
+            ended = step.terminated or step.truncated
+            if not optimize:
+                assert obs_equal(stored_obs(buffer.next_observations, p, env_idx), step.next_obs)
+            elif not ended or p + 1 == n_stored:  # after an end, the reset observation overwrote s'
+                assert obs_equal(stored_obs(buffer.observations, p + 1, env_idx), step.next_obs)
+            assert buffer.dones[p, env_idx] == float(ended)
+            assert buffer.timeouts[p, env_idx] == float(step.truncated and not step.terminated and not optimize)
             next_action = buffer.next_actions[p, env_idx, 0]
             if step.truncated and not step.terminated:
                 # a' drawn at the terminal observation, in the same draw as the next step's actions.
@@ -96,6 +101,16 @@ def test_buffer_matches_the_executed_trajectory(n_envs: int) -> None:
     assert counts["truncated"] >= 10 * n_envs
     assert counts["terminated"] >= 10 * n_envs
     assert model._n_updates > 0
+
+
+@pytest.mark.parametrize("n_envs", [1, 3])
+def test_buffer_matches_the_executed_trajectory_memory_optimized(n_envs: int) -> None:
+    model, recorders, draws = run(
+        n_envs, 500 * n_envs, optimize_memory_usage=True, replay_buffer_kwargs=dict(handle_timeout_termination=False)
+    )
+    assert not hasattr(model.replay_buffer, "next_observations")
+    counts = check_buffer_against_trajectory(model, recorders, draws)
+    assert counts["truncated"] >= 5 * n_envs and counts["terminated"] >= 5 * n_envs
 
 
 def test_buffer_matches_the_executed_trajectory_with_dict_observations() -> None:
