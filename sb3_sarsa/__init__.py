@@ -10,6 +10,7 @@ __version__ = "0.2.0"
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from sb3_sarsa.buffers import DictSarsaReplayBuffer, SarsaReplayBuffer
+    from sb3_sarsa.her import HerSarsaReplayBuffer
     from sb3_sarsa.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SarsaPolicy
     from sb3_sarsa.sarsa import SARSA
 
@@ -21,12 +22,14 @@ _EXPORTS = {
     "SarsaPolicy": "sb3_sarsa.policies",
     "DictSarsaReplayBuffer": "sb3_sarsa.buffers",
     "SarsaReplayBuffer": "sb3_sarsa.buffers",
+    "HerSarsaReplayBuffer": "sb3_sarsa.her",
 }
 
 __all__ = [
     "SARSA",
     "CnnPolicy",
     "DictSarsaReplayBuffer",
+    "HerSarsaReplayBuffer",
     "MlpPolicy",
     "MultiInputPolicy",
     "SarsaPolicy",

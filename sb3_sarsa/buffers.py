@@ -91,11 +91,12 @@ def n_step_return(reward_seqs: np.ndarray, lengths: np.ndarray, gamma: float) ->
     return returns.astype(np.float32), discounts.astype(np.float32)
 
 
-class _NextActionStorage:
+class NextActionStorage:
     """
     What the SARSA buffers share: the ``next_actions`` array and the sampling windows.
 
-    Mixed into subclasses of SB3's :class:`ReplayBuffer` and :class:`DictReplayBuffer`.
+    Mixed into subclasses of SB3's :class:`ReplayBuffer`, :class:`DictReplayBuffer` and
+    :class:`HerReplayBuffer`; ``isinstance(buffer, NextActionStorage)`` tells a buffer SARSA can use.
     """
 
     actions: np.ndarray
@@ -182,7 +183,7 @@ class _NextActionStorage:
         def _normalize_reward(reward: np.ndarray, env: VecNormalize | None = None) -> np.ndarray: ...
 
 
-class SarsaReplayBuffer(_NextActionStorage, ReplayBuffer):
+class SarsaReplayBuffer(NextActionStorage, ReplayBuffer):
     """
     Replay buffer for SARSA: SB3's :class:`ReplayBuffer` plus the next action ``a'``.
 
@@ -257,7 +258,7 @@ class SarsaReplayBuffer(_NextActionStorage, ReplayBuffer):
         )
 
 
-class DictSarsaReplayBuffer(_NextActionStorage, DictReplayBuffer):
+class DictSarsaReplayBuffer(NextActionStorage, DictReplayBuffer):
     """
     Replay buffer for SARSA with dict observations: SB3's :class:`DictReplayBuffer` plus ``a'``.
 

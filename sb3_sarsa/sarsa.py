@@ -17,9 +17,11 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.dqn import DQN
+from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
 
-from sb3_sarsa.buffers import DictSarsaReplayBuffer, SarsaReplayBuffer
+from sb3_sarsa.buffers import DictSarsaReplayBuffer, NextActionStorage, SarsaReplayBuffer
 from sb3_sarsa.checks import check_parameters, check_policy_kwargs, check_spaces
+from sb3_sarsa.her import HerSarsaReplayBuffer
 from sb3_sarsa.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SarsaPolicy, SarsaQNetwork
 from sb3_sarsa.save_util import SARSA_FORMAT_KEY, atomic_open, check_sarsa_zip, find_saved_file, resolve_save_path
 from sb3_sarsa.targets import check_loss, check_target, expected_sarsa_target, next_action_agreement, sarsa_target, td_loss
@@ -97,7 +99,9 @@ class SARSA(DQN):
         Set to ``-1`` means to do as many gradient steps as steps done in the environment
         during the rollout.
     :param replay_buffer_class: Replay buffer class to use; it must store next actions
-        (a subclass of :class:`SarsaReplayBuffer` or :class:`DictSarsaReplayBuffer`).
+        (a subclass of :class:`SarsaReplayBuffer`, :class:`DictSarsaReplayBuffer` or
+        :class:`HerSarsaReplayBuffer`). SB3's ``HerReplayBuffer`` is replaced by
+        :class:`HerSarsaReplayBuffer` (the same buffer, with next actions).
         If ``None``, it will be automatically selected.
     :param replay_buffer_kwargs: Keyword arguments to pass to the replay buffer on creation.
     :param optimize_memory_usage: Enable a memory efficient variant of the replay buffer
@@ -255,13 +259,18 @@ class SARSA(DQN):
         if self.replay_buffer_class is None:
             dict_obs = isinstance(self.observation_space, spaces.Dict)
             self.replay_buffer_class = DictSarsaReplayBuffer if dict_obs else SarsaReplayBuffer
-        if not issubclass(self.replay_buffer_class, (SarsaReplayBuffer, DictSarsaReplayBuffer)):
+        elif self.replay_buffer_class is HerReplayBuffer:  # DQN code: the same buffer, with next actions
+            self.replay_buffer_class = HerSarsaReplayBuffer
+        if not issubclass(self.replay_buffer_class, NextActionStorage):
             raise TypeError(
-                f"replay_buffer_class must store next actions (a subclass of SarsaReplayBuffer or "
-                f"DictSarsaReplayBuffer), got {self.replay_buffer_class.__name__}."
+                f"replay_buffer_class must store next actions (a subclass of SarsaReplayBuffer, "
+                f"DictSarsaReplayBuffer or HerSarsaReplayBuffer), got {self.replay_buffer_class.__name__}."
             )
         if self.replay_buffer is None:
             buffer_kwargs = {"n_steps": self.n_steps, "gamma": self.gamma, **self.replay_buffer_kwargs}
+            if issubclass(self.replay_buffer_class, HerReplayBuffer):
+                assert self.env is not None, "You must pass an environment when using `HerReplayBuffer`"
+                buffer_kwargs["env"] = self.env
             if buffer_kwargs["n_steps"] != self.n_steps:
                 raise ValueError(
                     f"replay_buffer_kwargs['n_steps']={buffer_kwargs['n_steps']} contradicts n_steps={self.n_steps}: "
@@ -603,7 +612,7 @@ class SARSA(DQN):
         super().load_replay_buffer(path, truncate_last_traj)
         loaded = self.replay_buffer
         problem = None
-        if not isinstance(loaded, (SarsaReplayBuffer, DictSarsaReplayBuffer)):
+        if not isinstance(loaded, NextActionStorage):
             problem = f"it is a {type(loaded).__name__}, which stores no next actions (saved by another algorithm?)"
         elif loaded.observation_space != self.observation_space or loaded.action_space != self.action_space:
             problem = f"its spaces ({loaded.observation_space}, {loaded.action_space}) differ from the model's"
