@@ -88,8 +88,11 @@ setup(
         "rich",
     ],
     extras_require={
-        "tests": ["pytest>=7", "hypothesis>=6", "ruff", "mypy"],
+        # The tests use the real Atari and Box2D envs (ale-py ships the Atari ROMs).
+        "tests": ["pytest>=7", "hypothesis>=6", "ruff", "mypy", "ale-py>=0.9", "opencv-python-headless", "box2d==2.3.10"],
         "box2d": ["box2d==2.3.10", "pygame"],
+        # AtariWrapper resizes frames with OpenCV.
+        "atari": ["ale-py>=0.9", "opencv-python-headless"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -265,3 +265,22 @@ def test_cliff_walking_entry_trains_with_its_time_limit_and_plays_back(tmp_path:
     out = check(run(["rl_zoo3", "enjoy", *cliff, "-f", "logs/", "--no-render", "-n", "300"], tmp_path, timeout=300))
     lengths = [int(line.split()[-1]) for line in out.splitlines() if line.startswith("Episode Length")]
     assert lengths and max(lengths) <= 100, out[-2000:]
+
+
+def test_atari_entry_trains_saves_and_plays_back(tmp_path: pathlib.Path) -> None:
+    pytest.importorskip("ale_py", reason='Atari needs ale-py: pip install "sb3-sarsa[atari]"')
+    pong = ["--algo", "sarsa", "--env", "PongNoFrameskip-v4"]
+    small = ["--hyperparams", "buffer_size:2000", "learning_starts:500"]
+    check(run(["rl_zoo3", "train", *pong, "-n", "1000", "-f", "logs", "--seed", "0", *small], tmp_path))
+    (config_file,) = (tmp_path / "logs").glob("sarsa/PongNoFrameskip-v4_*/PongNoFrameskip-v4/config.yml")
+    config = dict(yaml.load(config_file.read_text(), Loader=yaml.UnsafeLoader))
+    assert config["policy"] == "CnnPolicy" and config["frame_stack"] == 4 and config["buffer_size"] == 2000
+    assert config["env_wrapper"] == ["stable_baselines3.common.atari_wrappers.AtariWrapper"]
+    from sb3_sarsa import SARSA
+
+    (model_file,) = (tmp_path / "logs").glob("sarsa/PongNoFrameskip-v4_*/PongNoFrameskip-v4.zip")
+    model = SARSA.load(model_file)
+    assert model.observation_space.shape == (4, 84, 84) and model._n_updates > 0  # channel-first, as SB3 stores it
+    # 300 steps of play (a Pong episode is longer: no score is printed), with the saved frame stack.
+    out = check(run(["rl_zoo3", "enjoy", *pong, "-f", "logs/", "--no-render", "-n", "300"], tmp_path))
+    assert "PongNoFrameskip-v4.zip" in out and "Stacking 4 frames" in out, out[-2000:]
