@@ -89,7 +89,16 @@ setup(
     ],
     extras_require={
         # The tests use the real Atari and Box2D envs (ale-py ships the Atari ROMs).
-        "tests": ["pytest>=7", "hypothesis>=6", "ruff", "mypy", "ale-py>=0.9", "opencv-python-headless", "box2d==2.3.10"],
+        "tests": [
+            "pytest>=7",
+            "hypothesis>=6",
+            "ruff",
+            "mypy",
+            "ale-py>=0.9",
+            "opencv-python-headless",
+            "box2d==2.3.10",
+            "tensorboard",
+        ],
         "box2d": ["box2d==2.3.10", "pygame"],
         # AtariWrapper resizes frames with OpenCV.
         "atari": ["ale-py>=0.9", "opencv-python-headless"],
