@@ -1,0 +1,194 @@
+"""
+SARSA + HER against DQN + HER on SB3's ``BitFlippingEnv``, with the same hyperparameters.
+
+    python -m benchmarks.her                    # N = 8 and 15, 5 seeds, SARSA and DQN
+    python -m benchmarks.her --report-only      # only the table in docs/HER.md
+
+Both algorithms get ``replay_buffer_class=HerReplayBuffer`` (SB3's class, as DQN code writes it;
+SARSA swaps in its own ``HerSarsaReplayBuffer``) and ``HER_PARAMS``; SARSA keeps its own defaults
+for the rest (its target and the MSE loss), DQN its own (Huber). Each run ends with 100 greedy
+episodes on a separate env: the success rate is the share that reached the goal
+(``info["is_success"]``). Runs are interleaved, at most ``--jobs`` at once, each in its own process;
+results in ``benchmarks/her/``, skipped when present (the command resumes).
+"""
+
+import argparse
+import datetime
+import json
+import pathlib
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmarks.compare import (
+    DOCS,
+    ROOT,
+    command_line,
+    machine,
+    produced_by,
+    record_command,
+    run_processes,
+    versions,
+    write_result,
+)
+
+RESULTS = ROOT / "benchmarks" / "her"
+BITS = (8, 15)
+ALGOS = ("sarsa", "dqn")
+#: The same for both algorithms (only SARSA's target and loss differ, by their defaults).
+HER_PARAMS: dict[str, Any] = dict(
+    learning_rate=1e-3,
+    buffer_size=100_000,
+    learning_starts=1000,
+    batch_size=128,
+    gamma=0.95,
+    train_freq=1,
+    gradient_steps=1,
+    target_update_interval=500,
+    exploration_fraction=0.1,
+    exploration_final_eps=0.05,
+    policy_kwargs=dict(net_arch=[256, 256]),
+)
+BUDGET = {8: 10_000, 15: 50_000}
+EVAL_EPISODES = 100
+
+
+def run_one(n_bits: int, algo: str, seed: int) -> dict[str, Any]:
+    import torch as th
+    from stable_baselines3 import DQN, HerReplayBuffer
+    from stable_baselines3.common.envs import BitFlippingEnv
+
+    from sb3_sarsa import SARSA
+
+    th.set_num_threads(1)
+    model_class: Any = DQN if algo == "dqn" else SARSA
+    model = model_class(
+        "MultiInputPolicy",
+        BitFlippingEnv(n_bits=n_bits),
+        replay_buffer_class=HerReplayBuffer,
+        replay_buffer_kwargs=dict(n_sampled_goal=4, goal_selection_strategy="future"),
+        seed=seed,
+        **HER_PARAMS,
+    )
+    start = time.perf_counter()
+    model.learn(BUDGET[n_bits])
+    seconds = time.perf_counter() - start
+    env = BitFlippingEnv(n_bits=n_bits)
+    env.reset(seed=10_000 + seed)
+    successes = 0
+    for _ in range(EVAL_EPISODES):
+        obs: Any
+        obs, _ = env.reset()
+        done = False
+        info: dict[str, Any] = {}
+        while not done:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, _, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+        successes += bool(info.get("is_success", False))
+    return {
+        "n_bits": n_bits,
+        "algo": algo,
+        "seed": seed,
+        "budget": BUDGET[n_bits],
+        "hyperparameters": {key: repr(value) for key, value in HER_PARAMS.items()},
+        "success_rate": successes / EVAL_EPISODES,
+        "seconds": seconds,
+    }
+
+
+def result_path(n_bits: int, algo: str, seed: int) -> pathlib.Path:
+    return RESULTS / f"bits{n_bits}_{algo}_seed{seed}.json"
+
+
+def summary_rows() -> list[tuple[int, str, list[float]]]:
+    """:return: (N, algorithm, success rates by seed) for every stored result"""
+    found: dict[tuple[int, str], list[tuple[int, float]]] = {}
+    for path in sorted(RESULTS.glob("*.json")):
+        result = json.loads(path.read_text())
+        found.setdefault((result["n_bits"], result["algo"]), []).append((result["seed"], result["success_rate"]))
+    return [(n_bits, algo, [rate for _, rate in sorted(found[(n_bits, algo)])]) for n_bits, algo in sorted(found)]
+
+
+def report(command: str) -> str:
+    rows = summary_rows()
+    table = [
+        f"| BitFlippingEnv(n_bits={n_bits}) | {'SARSA + HER' if algo == 'sarsa' else 'DQN + HER'} | {len(rates)} | "
+        f"{np.mean(rates):.2f} | {', '.join(f'{rate:.2f}' for rate in rates)} |"
+        for n_bits, algo, rates in rows
+    ]
+    means = {(n_bits, algo): float(np.mean(rates)) for n_bits, algo, rates in rows}
+    verdicts = [
+        f"| n_bits={n_bits} | {means[(n_bits, 'sarsa')]:.2f} vs {means[(n_bits, 'dqn')]:.2f} | "
+        f"{'yes' if means[(n_bits, 'sarsa')] >= means[(n_bits, 'dqn')] else '**no**'} |"
+        for n_bits in BITS
+        if (n_bits, "sarsa") in means and (n_bits, "dqn") in means
+    ]
+    params = ", ".join(f"`{key}={value!r}`" for key, value in HER_PARAMS.items())
+    return "\n".join(
+        [
+            "# HER: SARSA and DQN on BitFlippingEnv",
+            "",
+            f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see `benchmarks/her.py`),",
+            f"{datetime.date.today().isoformat()}. Machine: {machine()}. {versions()}.",
+            "",
+            "`replay_buffer_class=HerReplayBuffer`, `replay_buffer_kwargs=dict(n_sampled_goal=4,",
+            f'goal_selection_strategy="future")`, and for both algorithms {params}. Budget: '
+            + ", ".join(f"{steps:,} steps for n_bits={n_bits}" for n_bits, steps in BUDGET.items())
+            + f". Success rate: share of {EVAL_EPISODES} greedy episodes that reached the goal, after training.",
+            "",
+            "| env | algorithm | seeds | mean success rate | per seed |",
+            "|---|---|---|---|---|",
+            *table,
+            "",
+            "Target (issue 13): SARSA + HER's mean success rate at least DQN + HER's.",
+            "",
+            "| env | SARSA vs DQN | met |",
+            "|---|---|---|",
+            *verdicts,
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.her", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bits", nargs="+", type=int, default=list(BITS), choices=BITS)
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--run", nargs=3, metavar=("BITS", "ALGO", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        n_bits, algo, seed = int(args.run[0]), args.run[1], int(args.run[2])
+        write_result(result_path(n_bits, algo, seed), run_one(n_bits, algo, seed))
+        return
+    command = command_line("benchmarks.her")
+    if not args.report_only:
+        record_command(RESULTS, command)
+        todo = [
+            (n_bits, algo, seed)
+            for n_bits in args.bits
+            for seed in range(args.seeds)
+            for algo in args.algos
+            if not result_path(n_bits, algo, seed).exists()
+        ]
+        runs = [
+            (
+                f"bits {n_bits} {algo} seed {seed}",
+                [sys.executable, "-m", "benchmarks.her", "--run", str(n_bits), algo, str(seed)],
+                result_path(n_bits, algo, seed),
+            )
+            for n_bits, algo, seed in todo
+        ]
+        run_processes(runs, args.jobs, lambda result: f"success rate {result['success_rate']:.2f}, {result['seconds']:.0f}s")
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "HER.md").write_text(report(command))
+    print(f"wrote {DOCS / 'HER.md'}")
+
+
+if __name__ == "__main__":
+    main()
