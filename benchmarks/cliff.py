@@ -378,7 +378,7 @@ def plot() -> None:
     figure, axes = plt.subplots(len(results), 1, figsize=(9, 3.2 * len(results)), squeeze=False)
     for index, (axis, (algo, runs)) in enumerate(zip(axes[:, 0], results.items())):
         for column in range(1, columns - 1):
-            axis.add_patch(plt.Rectangle((column - 0.5, rows - 1 - 0.5), 1, 1, color="0.75"))
+            axis.add_patch(plt.Rectangle((column - 0.5, -0.5), 1, 1, color="0.75"))  # the bottom row
         axis.text(0, 0, "S", ha="center", va="center", fontsize=12, weight="bold")
         axis.text(columns - 1, 0, "G", ha="center", va="center", fontsize=12, weight="bold")
         for number, run in enumerate(runs):
