@@ -447,10 +447,37 @@ def report(command: str) -> str:
         "",
         "![learning curves](benchmark_curves.png)",
         "",
+        *her_section(),
     ]
     if DISCUSSION.exists():  # written by hand: what the numbers mean, what was tried
         text += ["## Discussion", "", DISCUSSION.read_text().strip(), ""]
     return "\n".join(text)
+
+
+def her_section() -> list[str]:
+    """:return: the HER rows (``python -m benchmarks.her``, details in docs/HER.md), if any were run"""
+    import numpy as np
+
+    from benchmarks.her import summary_rows
+
+    rows = summary_rows()
+    if not rows:
+        return []
+    return [
+        "## Goal-conditioned: HER on BitFlippingEnv",
+        "",
+        "SARSA + HER and DQN + HER with the same hyperparameters (`python -m benchmarks.her`, details and",
+        "command in [HER.md](HER.md)): success rate of 100 greedy episodes after training.",
+        "",
+        "| env | algorithm | seeds | mean success rate | per seed |",
+        "|---|---|---|---|---|",
+        *[
+            f"| BitFlippingEnv(n_bits={n_bits}) | {'SARSA + HER' if algo == 'sarsa' else 'DQN + HER'} | {len(rates)} | "
+            f"{np.mean(rates):.2f} | {', '.join(f'{rate:.2f}' for rate in rates)} |"
+            for n_bits, algo, rates in rows
+        ],
+        "",
+    ]
 
 
 def plot() -> None:

@@ -113,12 +113,10 @@ def summary_rows() -> list[tuple[int, str, list[float]]]:
 
 
 def report(command: str) -> str:
+    from benchmarks.compare import her_section
+
     rows = summary_rows()
-    table = [
-        f"| BitFlippingEnv(n_bits={n_bits}) | {'SARSA + HER' if algo == 'sarsa' else 'DQN + HER'} | {len(rates)} | "
-        f"{np.mean(rates):.2f} | {', '.join(f'{rate:.2f}' for rate in rates)} |"
-        for n_bits, algo, rates in rows
-    ]
+    table = [line for line in her_section() if line.startswith("| BitFlippingEnv")]
     means = {(n_bits, algo): float(np.mean(rates)) for n_bits, algo, rates in rows}
     verdicts = [
         f"| n_bits={n_bits} | {means[(n_bits, 'sarsa')]:.2f} vs {means[(n_bits, 'dqn')]:.2f} | "

@@ -136,3 +136,35 @@ def test_agreement_report_against_a_fresh_buffer(tmp_path, monkeypatch) -> None:
     assert "## Acrobot-v1 (seed 0, buffer 50000, n_steps 1)" in text
     assert "| 10000 | 0.250 | - | 0.833 |" in text  # no measurement yet: shown as "-"
     assert "| 20000 | 0.100 | 0.812 | 0.933 |" in text
+
+
+def test_cliff_classifies_the_exact_paths_and_trains_with_the_zoo_entry() -> None:
+    from benchmarks import cliff
+    from sb3_sarsa.exact import greedy_path, transition_table
+    from sb3_sarsa.hyperparameters import load_config
+
+    table = transition_table(cliff.make_env())
+    exact = cliff.exact_values()
+    safe, reached = greedy_path(table, exact["epsilon-greedy"], cliff.START, 100)
+    edge, _ = greedy_path(table, exact["greedy"], cliff.START, 100)
+    assert cliff.classify_path(safe, reached) == "safe" and cliff.classify_path(edge, True) == "edge"
+    assert cliff.classify_path([36, 24, 36, 24], False) == "no goal"
+    kwargs, timesteps = cliff.cliff_kwargs("dqn")
+    entry = load_config()["CliffWalking-v1"]
+    assert "target" not in kwargs and "loss" not in kwargs and timesteps == entry["n_timesteps"]
+    assert kwargs["buffer_size"] == entry["buffer_size"] and cliff.cliff_kwargs("sarsa-huber")[0]["loss"] == "huber"
+    assert cliff.cliff_kwargs("expected")[0]["target"] == "expected"
+
+
+def test_her_report_compares_mean_success_rates(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks import her
+
+    monkeypatch.setattr(her, "RESULTS", tmp_path)
+    for algo, rates in (("sarsa", (1.0, 0.5)), ("dqn", (0.9, 0.7))):
+        for seed, rate in enumerate(rates):
+            (tmp_path / f"bits8_{algo}_seed{seed}.json").write_text(
+                json.dumps({"n_bits": 8, "algo": algo, "seed": seed, "success_rate": rate})
+            )
+    text = her.report("python -m benchmarks.her")
+    assert "| BitFlippingEnv(n_bits=8) | SARSA + HER | 2 | 0.75 | 1.00, 0.50 |" in text
+    assert "| n_bits=8 | 0.75 vs 0.80 | **no** |" in text
