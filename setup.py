@@ -88,7 +88,7 @@ setup(
         "rich",
     ],
     extras_require={
-        # The tests use the real Atari and Box2D envs (ale-py ships the Atari ROMs).
+        # The tests use the real Atari and Box2D envs (ale-py ships the Atari ROMs) and a real PostgreSQL server.
         "tests": [
             "pytest>=7",
             "hypothesis>=6",
@@ -98,10 +98,13 @@ setup(
             "opencv-python-headless",
             "box2d==2.3.10",
             "tensorboard",
+            "psycopg[binary]",  # the PostgreSQL study test
         ],
         "box2d": ["box2d==2.3.10", "pygame"],
         # AtariWrapper resizes frames with OpenCV.
         "atari": ["ale-py>=0.9", "opencv-python-headless"],
+        # Optuna studies on PostgreSQL: --storage postgresql+psycopg://... (benchmarks/pg_server.py).
+        "search": ["psycopg[binary]"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from typing import Any
 
 import optuna
 import pytest
@@ -284,3 +285,52 @@ def test_atari_entry_trains_saves_and_plays_back(tmp_path: pathlib.Path) -> None
     # 300 steps of play (a Pong episode is longer: no score is printed), with the saved frame stack.
     out = check(run(["rl_zoo3", "enjoy", *pong, "-f", "logs/", "--no-render", "-n", "300"], tmp_path))
     assert "PongNoFrameskip-v4.zip" in out and "Stacking 4 frames" in out, out[-2000:]
+
+
+@pytest.fixture
+def study_storage() -> Any:
+    """A real PostgreSQL server (`benchmarks.pg_server`) when one can start here, else a journal file."""
+    import tempfile
+
+    from benchmarks import pg_server
+
+    problem = pg_server.available()
+    if problem is not None:
+        print(f"no PostgreSQL server ({problem}): the study uses a journal file")
+        yield "logs/study.log"
+        return
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="sb3_sarsa_pg_", dir="/tmp"))
+    folder.chmod(0o755)  # the server runs as the postgres user when the tests run as root
+    try:
+        yield pg_server.start(folder / "cluster")
+        pg_server.stop(folder / "cluster")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_two_workers_share_one_study(tmp_path: pathlib.Path, study_storage: str) -> None:
+    study = ["--storage", study_storage, "--study-name", "sarsa_two_workers"]
+    optimize = ["rl_zoo3", "train", "--algo", "sarsa", "--env", "CartPole-v1", "-optimize", "--n-trials", "2", "--n-jobs", "1"]
+    small = ["-n", "600", "--eval-episodes", "2", "--n-evaluations", "2", "-f", "logs", "--pruner", "median"]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env.pop("PYTHONPATH", None)
+    workers = [
+        subprocess.Popen(
+            [str(BIN / optimize[0]), *optimize[1:], *small, *study, "--seed", str(seed)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (1, 2)
+    ]
+    outputs = [worker.communicate(timeout=600) for worker in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, f"stdout:\n{out[-2000:]}\nstderr:\n{err[-2000:]}"
+    storage: Any = study_storage
+    if not study_storage.startswith("postgresql"):
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / study_storage)))
+    trials = optuna.load_study(study_name="sarsa_two_workers", storage=storage).trials
+    assert sorted(trial.number for trial in trials) == [0, 1, 2, 3]  # 2 trials of each worker, one study
+    assert all(trial.state.is_finished() for trial in trials)
