@@ -13,6 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 
+from benchmarks.compare import proc_status_mib
 from sb3_sarsa.buffers import SarsaReplayBuffer
 
 TRANSITIONS = 100_000
@@ -23,14 +24,6 @@ ACTION_SPACE = spaces.Discrete(6)
 def buffer_bytes(buffer: ReplayBuffer) -> int:
     """:return: the bytes of every NumPy array the buffer holds"""
     return sum(value.nbytes for value in vars(buffer).values() if isinstance(value, np.ndarray))
-
-
-def resident_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def main() -> None:
@@ -52,7 +45,7 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, optimize, size in rows:
         print(f"| {name} | {optimize} | {size:,} | {size / 2**30:.2f} |")
-    before = resident_mib()
+    before = proc_status_mib("VmRSS")
     buffer = SarsaReplayBuffer(
         TRANSITIONS,
         OBSERVATION_SPACE,
@@ -64,7 +57,9 @@ def main() -> None:
     buffer.observations.fill(1)
     for array in (buffer.actions, buffer.next_actions, buffer.rewards, buffer.dones, buffer.timeouts):
         array.fill(1)
-    print(f"SarsaReplayBuffer, optimize_memory_usage=True, filled: resident memory +{resident_mib() - before:,.0f} MiB")
+    print(
+        f"SarsaReplayBuffer, optimize_memory_usage=True, filled: resident memory +{proc_status_mib('VmRSS') - before:,.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -78,12 +78,17 @@ def hyperparameters(env_id: str, algo: str) -> tuple[dict[str, Any], int]:
     return kwargs, budget
 
 
-def peak_memory_mib() -> float:
+def proc_status_mib(field: str) -> float:
+    """:return: a memory field of ``/proc/self/status`` (``VmHWM``: peak resident, ``VmRSS``: resident) in MiB"""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def peak_memory_mib() -> float:
+    return proc_status_mib("VmHWM")
 
 
 def run_one(

@@ -126,6 +126,25 @@ class NextActionStorage:
             )
         self.next_actions[self.pos] = np.asarray(next_action).reshape((self.n_envs, self.action_dim))
 
+    def add(
+        self,
+        obs: Any,
+        next_obs: Any,
+        action: np.ndarray,
+        reward: np.ndarray,
+        done: np.ndarray,
+        infos: list[dict[str, Any]],
+        next_action: np.ndarray | None = None,
+    ) -> None:
+        """
+        Add one step of every env: SB3's ``add`` with the next action.
+
+        :param next_action: the action executed next in each env (at a truncation: the action
+            drawn at the terminal observation), shape ``(n_envs,)``
+        """
+        self._store_next_action(next_action)
+        super().add(obs, next_obs, action, reward, done, infos)  # type: ignore[misc]
+
     def extend(self, *args: Any, next_action: np.ndarray | None = None, **kwargs: Any) -> None:
         """
         Add a batch of steps: each argument of :meth:`add` with a leading batch axis, in the same order.
@@ -146,7 +165,7 @@ class NextActionStorage:
                 f"got {len(args)} positional arguments."
             )
         for *step, step_next_action in zip(*args, next_action, strict=True):
-            self.add(*step, next_action=step_next_action)  # type: ignore[attr-defined]
+            self.add(*step, next_action=step_next_action)  # type: ignore[misc]
 
     def _window(
         self, batch_inds: np.ndarray, env: VecNormalize | None
@@ -219,25 +238,6 @@ class SarsaReplayBuffer(NextActionStorage, ReplayBuffer):
         )
         self.next_actions = np.zeros_like(self.actions)
 
-    def add(  # type: ignore[override]
-        self,
-        obs: np.ndarray,
-        next_obs: np.ndarray,
-        action: np.ndarray,
-        reward: np.ndarray,
-        done: np.ndarray,
-        infos: list[dict[str, Any]],
-        next_action: np.ndarray | None = None,
-    ) -> None:
-        """
-        Add one step of every env.
-
-        :param next_action: the action executed next in each env (at a truncation: the action
-            drawn at the terminal observation), shape ``(n_envs,)``
-        """
-        self._store_next_action(next_action)
-        super().add(obs, next_obs, action, reward, done, infos)
-
     def sample(self, batch_size: int, env: VecNormalize | None = None) -> SarsaReplayBufferSamples:  # type: ignore[override]
         return super().sample(batch_size, env)  # type: ignore[return-value]
 
@@ -291,25 +291,6 @@ class DictSarsaReplayBuffer(NextActionStorage, DictReplayBuffer):
             buffer_size, observation_space, action_space, device, n_envs, optimize_memory_usage, handle_timeout_termination
         )
         self.next_actions = np.zeros_like(self.actions)
-
-    def add(  # type: ignore[override]
-        self,
-        obs: dict[str, np.ndarray],
-        next_obs: dict[str, np.ndarray],
-        action: np.ndarray,
-        reward: np.ndarray,
-        done: np.ndarray,
-        infos: list[dict[str, Any]],
-        next_action: np.ndarray | None = None,
-    ) -> None:
-        """
-        Add one step of every env.
-
-        :param next_action: the action executed next in each env (at a truncation: the action
-            drawn at the terminal observation), shape ``(n_envs,)``
-        """
-        self._store_next_action(next_action)
-        super().add(obs, next_obs, action, reward, done, infos)
 
     def sample(self, batch_size: int, env: VecNormalize | None = None) -> DictSarsaReplayBufferSamples:  # type: ignore[override]
         return super().sample(batch_size, env)  # type: ignore[return-value]

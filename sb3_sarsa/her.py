@@ -11,7 +11,7 @@ goal. SB3's HER does the same with the relabelled ``s'`` and its stored ``done``
 for the new goal instead.
 """
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch as th
@@ -86,25 +86,6 @@ class HerSarsaReplayBuffer(NextActionStorage, HerReplayBuffer):
         )
         self.next_actions = np.zeros_like(self.actions)
         self._sampled: list[_Indices] = []
-
-    def add(  # type: ignore[override]
-        self,
-        obs: dict[str, np.ndarray],
-        next_obs: dict[str, np.ndarray],
-        action: np.ndarray,
-        reward: np.ndarray,
-        done: np.ndarray,
-        infos: list[dict[str, Any]],
-        next_action: np.ndarray | None = None,
-    ) -> None:
-        """
-        Add one step of every env.
-
-        :param next_action: the action executed next in each env (at a truncation: the action
-            drawn at the terminal observation), shape ``(n_envs,)``
-        """
-        self._store_next_action(next_action)
-        super().add(obs, next_obs, action, reward, done, infos)
 
     def sample(self, batch_size: int, env: VecNormalize | None = None) -> DictSarsaReplayBufferSamples:  # type: ignore[override]
         """
