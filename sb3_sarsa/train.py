@@ -5,7 +5,10 @@ Train SARSA on one env and print its learning curve.
 
 Uses the recommended hyperparameters of ``hyperparams/sarsa.yml`` (``--defaults`` for
 SARSA's constructor defaults instead), evaluates the greedy policy every ``--eval-freq``
-steps on a separate env, prints one line per evaluation and saves the model.
+steps on a separate env, prints one line per evaluation, saves the model, and ends with
+``--final-episodes`` (100) greedy episodes from distinct start states: the mean return and, on envs
+with a goal (Acrobot, MountainCar, CliffWalking, LunarLander), how many episodes got stuck at the
+time limit.
 """
 
 import argparse
@@ -13,6 +16,7 @@ import time
 from typing import Any, cast
 
 import gymnasium as gym
+import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
@@ -57,6 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--defaults", action="store_true", help="use SARSA's constructor defaults, not sarsa.yml")
     parser.add_argument("--eval-freq", type=int, default=5000, help="evaluate every this many env steps")
     parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--final-episodes", type=int, default=100, help="greedy episodes of the final evaluation (0: none)")
     parser.add_argument("--save-path", default=None, help="where to save the model (default: sarsa_<env>.zip)")
     parser.add_argument("--progress-bar", action="store_true")
     parser.add_argument("--verbose", type=int, default=0)
@@ -89,7 +94,30 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float]]:
     save_path = args.save_path or f"sarsa_{args.env}"
     model.save(save_path)
     print(f"trained in {elapsed:.0f}s ({timesteps / elapsed:.0f} steps/s), saved to {save_path}.zip", flush=True)
+    if args.final_episodes > 0:
+        print(final_evaluation(model, eval_env, args.final_episodes), flush=True)
     return callback.curve
+
+
+#: Envs with a goal: an episode that runs into their time limit did not get there (it is stuck).
+#: CartPole-v1 is not one of them: there the time limit is the best outcome.
+GOAL_ENVS = ("Acrobot-v1", "MountainCar-v0", "CliffWalking-v1", "LunarLander-v3")
+
+
+def final_evaluation(model: SARSA, eval_env: gym.Env, episodes: int) -> str:
+    """
+    Greedy episodes from as many start states (the eval env's seeded generator draws each one).
+
+    :return: a line with the mean return and, for envs with a goal, the episodes stuck at the time limit
+    """
+    rewards, lengths = evaluate_policy(model, eval_env, episodes, deterministic=True, return_episode_rewards=True)
+    line = f"final evaluation, {episodes} greedy episodes: mean return {np.mean(rewards):.2f} +/- {np.std(rewards):.2f}"
+    spec = eval_env.unwrapped.spec if eval_env.spec is None else eval_env.spec
+    limit = None if spec is None else spec.max_episode_steps
+    if spec is not None and spec.id in GOAL_ENVS and limit is not None:
+        stuck = sum(length >= limit for length in cast(list[int], lengths))
+        line += f", stuck at the time limit ({limit} steps): {stuck}/{episodes}"
+    return line
 
 
 if __name__ == "__main__":

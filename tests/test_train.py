@@ -3,12 +3,14 @@
 import pathlib
 
 import gymnasium as gym
+import numpy as np
 import pytest
 from gymnasium.wrappers import TimeLimit
+from stable_baselines3.common.monitor import Monitor
 
 from sb3_sarsa import SARSA
 from sb3_sarsa.hyperparameters import env_wrapper, load_config, model_kwargs
-from sb3_sarsa.train import main
+from sb3_sarsa.train import final_evaluation, main
 
 
 def test_every_entry_states_its_loss_and_target() -> None:
@@ -38,8 +40,34 @@ def test_train_applies_the_time_limit_to_training_and_evaluation(tmp_path: pathl
     # evaluation episode: the evaluation would not return.
     save_path = tmp_path / "cliff"
     args = ["--env", "CliffWalking-v1", "--timesteps", "600", "--eval-freq", "300", "--eval-episodes", "2"]
-    curve = main([*args, "--save-path", str(save_path)])
+    curve = main([*args, "--save-path", str(save_path), "--final-episodes", "3"])
     assert [step for step, _, _ in curve] == [300, 600]
     assert all(-100 * 100 <= mean <= -1 for _, mean, _ in curve)
     model = SARSA.load(save_path)
     assert model.loss == "mse" and model.exploration_final_eps == 0.1
+
+
+class Walker:
+    """A fixed policy for CliffWalking-v1: ``to_goal`` walks the edge to the goal, else it climbs into a wall."""
+
+    def __init__(self, to_goal: bool) -> None:
+        self.to_goal = to_goal
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):  # type: ignore[no-untyped-def]
+        cell = int(np.asarray(observation).reshape(-1)[0])
+        action = 0 if not self.to_goal or cell == 36 else (2 if cell == 35 else 1)
+        return np.array([action]), state
+
+
+def test_final_evaluation_counts_the_episodes_stuck_at_the_time_limit() -> None:
+    env = Monitor(gym.make("CliffWalking-v1", max_episode_steps=20))
+    env.reset(seed=0)
+    assert final_evaluation(Walker(to_goal=False), env, 4).endswith(  # type: ignore[arg-type]
+        "mean return -20.00 +/- 0.00, stuck at the time limit (20 steps): 4/4"
+    )
+    assert final_evaluation(Walker(to_goal=True), env, 3).endswith(  # type: ignore[arg-type]
+        "mean return -13.00 +/- 0.00, stuck at the time limit (20 steps): 0/3"
+    )
+    # CartPole-v1 has no goal: reaching its time limit is the best outcome, not being stuck.
+    cartpole = Monitor(gym.make("CartPole-v1", max_episode_steps=5))
+    assert "stuck" not in final_evaluation(Walker(to_goal=False), cartpole, 2)  # type: ignore[arg-type]
