@@ -6,7 +6,7 @@ A throw-away PostgreSQL server on a local port, for Optuna studies shared by sev
 
 ``start`` creates a database cluster in the folder (once; a later ``start`` reuses it, so a study
 survives a stop and goes on another day), starts the server on 127.0.0.1 (a free port, or
-``--port``) with a database ``optuna`` and prints the URL to pass to
+``--port``) with a database ``optuna`` holding Optuna's tables, and prints the URL to pass to
 ``rl_zoo3 train ... -optimize --storage <URL> --study-name <name>``:
 ``postgresql+psycopg://optuna@127.0.0.1:<port>/optuna`` (SQLAlchemy with psycopg 3, which
 ``pip install "sb3-sarsa[search]"`` installs). Needs the server programs of Debian's ``postgresql``
@@ -116,6 +116,11 @@ def start(folder: pathlib.Path, port: int | None = None) -> str:
             time.sleep(0.25)
         else:
             raise RuntimeError(f"could not create the database {DATABASE}: {made.stderr.strip()}")
+        # Optuna's tables, made once here: workers that start together on an empty database would
+        # race to create them (one fails with a duplicate-type error).
+        import optuna
+
+        optuna.storages.RDBStorage(url(port)).remove_session()
     return url(port)
 
 

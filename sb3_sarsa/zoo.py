@@ -27,7 +27,11 @@ ALGO = "sarsa"
 #: Envs whose rewards are never negative: the sampler may try ``softplus_head=True`` there.
 NON_NEGATIVE_REWARD_ENVS = frozenset({"CartPole-v0", "CartPole-v1"})
 #: Parameters of the search space that are SARSA's own (the rest are DQN's, as rl-zoo3 samples them).
-SARSA_SEARCH_KEYS = ("target", "loss", "n_steps", "softplus_head")
+SARSA_SEARCH_KEYS = ("target", "loss", "n_steps", "softplus_head", "buffer_size")
+#: Replay buffer sizes the sampler tries: small buffers hold next actions drawn by recent policies.
+BUFFER_SIZES = (5_000, 20_000, 100_000, 1_000_000)
+#: Optuna user attribute of a SARSA trial: its last ``train/next_action_agreement``.
+AGREEMENT_ATTR = "next_action_agreement"
 
 # The env of the last ExperimentManager created for SARSA: the sampler's search space depends on it.
 _context: dict[str, str | None] = {"env_id": None}
@@ -38,7 +42,9 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
     Optuna sampler for SARSA, registered as ``rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER["sarsa"]``.
 
     DQN's search space as rl-zoo3 defines it, plus SARSA's ``target``, ``loss`` and ``n_steps``,
-    and ``softplus_head`` on envs whose rewards are never negative.
+    ``buffer_size`` (:data:`BUFFER_SIZES`: how old the replayed next actions may be), and
+    ``softplus_head`` on envs whose rewards are never negative. Each trial records its last
+    ``train/next_action_agreement`` as the user attribute :data:`AGREEMENT_ATTR`.
 
     :param trial: the Optuna trial
     :param n_actions: number of actions (unused, part of rl-zoo3's sampler signature)
@@ -58,6 +64,7 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
         "target": trial.suggest_categorical("target", ["sarsa", "expected"]),
         "loss": trial.suggest_categorical("loss", ["huber", "mse"]),
         "n_steps": trial.suggest_categorical("n_steps", [1, 3, 5]),
+        "buffer_size": trial.suggest_categorical("buffer_size", list(BUFFER_SIZES)),
     }
     params["subsample_steps"] = trial.suggest_int("subsample_steps", 1, min(params["train_freq"], 8))
     if _context["env_id"] in NON_NEGATIVE_REWARD_ENVS:
@@ -102,12 +109,28 @@ def _default_config_for_sarsa(init: Any) -> Any:
     return __init__
 
 
+def _record_agreement(on_step: Any) -> Any:
+    """Wrap ``TrialEvalCallback._on_step``: a SARSA trial also records its ``train/next_action_agreement``."""
+
+    @functools.wraps(on_step)
+    def _on_step(self: Any) -> bool:
+        result = on_step(self)
+        agreement = getattr(self.model, "_agreement", None)
+        if agreement is not None:
+            self.trial.set_user_attr(AGREEMENT_ATTR, agreement)
+        return result
+
+    _on_step._sb3_sarsa_wrapped = True  # type: ignore[attr-defined]
+    return _on_step
+
+
 def on_zoo_module_loaded(module: ModuleType) -> None:
     """
     Register SARSA in one rl-zoo3 module that has just been imported (idempotent).
 
     :param module: ``rl_zoo3.utils`` (``ALGOS``), ``rl_zoo3.hyperparams_opt`` (sampler and
-        converter) or ``rl_zoo3.exp_manager`` (default config file); others are ignored
+        converter) or ``rl_zoo3.exp_manager`` (default config file; each trial's agreement,
+        recorded by ``TrialEvalCallback``); others are ignored
     """
     if module.__name__ == "rl_zoo3.utils":
         from sb3_sarsa.sarsa import SARSA
@@ -120,6 +143,9 @@ def on_zoo_module_loaded(module: ModuleType) -> None:
         manager = module.ExperimentManager
         if not getattr(manager.__init__, "_sb3_sarsa_wrapped", False):
             manager.__init__ = _default_config_for_sarsa(manager.__init__)
+        callback = module.TrialEvalCallback  # imported by exp_manager from rl_zoo3.callbacks
+        if not getattr(callback._on_step, "_sb3_sarsa_wrapped", False):
+            callback._on_step = _record_agreement(callback._on_step)
 
 
 def register() -> None:

@@ -155,7 +155,9 @@ def test_optimize_two_trials_in_a_shared_study_then_rerun_one(tmp_path: pathlib.
     assert "Number of finished trials:  2" in out
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "logs/study.log")))
     trials = optuna.load_study(study_name="sarsa_test", storage=storage).trials
-    assert len(trials) == 2 and {"target", "loss", "n_steps", "softplus_head"} <= set(trials[1].params)
+    assert len(trials) == 2 and {"target", "loss", "n_steps", "softplus_head", "buffer_size"} <= set(trials[1].params)
+    for trial in trials:  # every evaluation records the trial's train/next_action_agreement
+        assert 0.0 <= trial.user_attrs[zoo.AGREEMENT_ATTR] <= 1.0
 
     out = check(
         run(
@@ -241,6 +243,7 @@ def test_sampler_and_converter_agree(monkeypatch: pytest.MonkeyPatch) -> None:
             sampled = zoo.sample_sarsa_params(trial, n_actions=2, n_envs=1, additional_args={})
             assert zoo.convert_sarsa_params(trial.params) == sampled
             assert sampled["target"] in ("sarsa", "expected") and sampled["n_steps"] in (1, 3, 5)
+            assert sampled["buffer_size"] in zoo.BUFFER_SIZES
             assert ("softplus_head" in sampled["policy_kwargs"]) == has_softplus
             study.tell(trial, 0.0)
 
