@@ -119,7 +119,7 @@ def report(command: str) -> str:
     table = [line for line in her_section() if line.startswith("| BitFlippingEnv")]
     means = {(n_bits, algo): float(np.mean(rates)) for n_bits, algo, rates in rows}
     verdicts = [
-        f"| n_bits={n_bits} | {means[(n_bits, 'sarsa')]:.2f} vs {means[(n_bits, 'dqn')]:.2f} | "
+        f"| n_bits={n_bits} | {means[(n_bits, 'sarsa')]:.3f} vs {means[(n_bits, 'dqn')]:.3f} | "
         f"{'yes' if means[(n_bits, 'sarsa')] >= means[(n_bits, 'dqn')] else '**no**'} |"
         for n_bits in BITS
         if (n_bits, "sarsa") in means and (n_bits, "dqn") in means

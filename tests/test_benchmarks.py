@@ -167,4 +167,4 @@ def test_her_report_compares_mean_success_rates(tmp_path, monkeypatch) -> None: 
             )
     text = her.report("python -m benchmarks.her")
     assert "| BitFlippingEnv(n_bits=8) | SARSA + HER | 2 | 0.75 | 1.00, 0.50 |" in text
-    assert "| n_bits=8 | 0.75 vs 0.80 | **no** |" in text
+    assert "| n_bits=8 | 0.750 vs 0.800 | **no** |" in text
