@@ -11,7 +11,8 @@ represent both tables exactly and what is tested is the target and the loss, not
 With the default loss (MSE), SARSA's values land on the epsilon-greedy fixed point and its greedy
 path is the safe one; the same run with Huber, whose clipped gradient pulls towards the median of
 the sampled targets and so ignores the rare fall, and SB3's DQN, whose target is the greedy value,
-take the edge. (Seeds 0, 1 and 2 give the same outcome; the test runs seed 0.)
+take the edge. (Seeds 0, 1 and 2 give the same outcome, and SARSA's value is within 0.7 of the exact
+one on seeds 0 to 3; the test runs seed 0.)
 """
 
 from typing import Any
@@ -29,12 +30,12 @@ from tests.helpers import SmallCliff
 
 GAMMA, EPSILON = 0.9, 0.3
 PARAMS: dict[str, Any] = dict(
-    learning_rate=LinearSchedule(1e-2, 0.0, 1.0),
+    learning_rate=LinearSchedule(2e-2, 0.0, 1.0),
     buffer_size=1000,
     learning_starts=500,
     batch_size=64,
     gamma=GAMMA,
-    train_freq=1,
+    train_freq=2,
     target_update_interval=100,
     exploration_initial_eps=1.0,
     exploration_fraction=0.1,
