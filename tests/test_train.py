@@ -25,7 +25,9 @@ def test_the_cliff_entry_gets_its_time_limit_from_the_zoo_env_wrapper() -> None:
     wrapper = env_wrapper(run)
     assert wrapper is not None
     env = wrapper(gym.make("CliffWalking-v1"))
-    assert isinstance(env, TimeLimit) and env.spec is not None and env.spec.max_episode_steps == 100
+    # TimeLimit, then a Monitor outside it that sees the truncations.
+    assert isinstance(env, Monitor) and isinstance(env.env, TimeLimit) and env.env.spec is not None
+    assert env.env.spec.max_episode_steps == 100
     assert env_wrapper(model_kwargs("CartPole-v1")[1]) is None
 
 

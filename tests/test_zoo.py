@@ -15,6 +15,7 @@ import sys
 import sysconfig
 from typing import Any
 
+import numpy as np
 import optuna
 import pytest
 import yaml
@@ -260,10 +261,17 @@ def test_rl_zoo3_executable_is_in_this_environment() -> None:
 
 def test_cliff_walking_entry_trains_with_its_time_limit_and_plays_back(tmp_path: pathlib.Path) -> None:
     cliff = ["--algo", "sarsa", "--env", "CliffWalking-v1"]
-    check(run(["rl_zoo3", "train", *cliff, "-n", "1500", "-f", "logs", "--seed", "0"], tmp_path))
+    # With evaluations during training: an evaluation that cannot see the time limit never ends.
+    evaluations = ["--eval-freq", "500", "--eval-episodes", "2"]
+    check(run(["rl_zoo3", "train", *cliff, "-n", "1500", "-f", "logs", "--seed", "0", *evaluations], tmp_path, timeout=300))
     (config_file,) = (tmp_path / "logs").glob("sarsa/CliffWalking-v1_*/CliffWalking-v1/config.yml")
     config = dict(yaml.load(config_file.read_text(), Loader=yaml.UnsafeLoader))
-    assert config["env_wrapper"] == [{"gymnasium.wrappers.TimeLimit": {"max_episode_steps": 100}}]
+    assert config["env_wrapper"] == [
+        {"gymnasium.wrappers.TimeLimit": {"max_episode_steps": 100}},
+        "stable_baselines3.common.monitor.Monitor",
+    ]
+    (evaluations_file,) = (tmp_path / "logs").glob("sarsa/CliffWalking-v1_*/evaluations.npz")
+    assert len(np.load(evaluations_file)["timesteps"]) == 3
     assert config["loss"] == "mse" and config["target"] == "sarsa"
     # An untrained greedy policy may walk into a wall forever: the time limit ends its episodes.
     out = check(run(["rl_zoo3", "enjoy", *cliff, "-f", "logs/", "--no-render", "-n", "300"], tmp_path, timeout=300))
