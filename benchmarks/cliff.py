@@ -26,7 +26,6 @@ import argparse
 import datetime
 import json
 import pathlib
-import sys
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,7 @@ from benchmarks.compare import (
     ROOT,
     command_line,
     machine,
+    pending_runs,
     produced_by,
     record_command,
     run_processes,
@@ -160,12 +160,8 @@ def result_path(algo: str, seed: int) -> pathlib.Path:
 
 
 def schedule(algos: list[str], seeds: int, jobs: int) -> None:
-    todo = [(algo, seed) for seed in range(seeds) for algo in algos if not result_path(algo, seed).exists()]
-    print(f"{len(todo)} runs to do, {jobs} at a time", flush=True)
-    runs = [
-        (f"{algo} seed {seed}", [sys.executable, "-m", "benchmarks.cliff", "--run", algo, str(seed)], result_path(algo, seed))
-        for algo, seed in todo
-    ]
+    runs = pending_runs("benchmarks.cliff", [(algo, seed) for seed in range(seeds) for algo in algos], result_path)
+    print(f"{len(runs)} runs to do, {jobs} at a time", flush=True)
     run_processes(
         runs,
         jobs,

@@ -20,7 +20,6 @@ import argparse
 import datetime
 import json
 import pathlib
-import sys
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from benchmarks.compare import (
     ROOT,
     command_line,
     machine,
+    pending_runs,
     produced_by,
     record_command,
     run_processes,
@@ -164,21 +164,8 @@ def main() -> None:
     command = command_line("benchmarks.cliff_discovery")
     if not args.report_only:
         record_command(RESULTS, command)
-        todo = [
-            (setting, algo, seed)
-            for seed in range(args.seeds)
-            for setting in args.settings
-            for algo in args.algos
-            if not result_path(setting, algo, seed).exists()
-        ]
-        runs = [
-            (
-                f"{setting} {algo} seed {seed}",
-                [sys.executable, "-m", "benchmarks.cliff_discovery", "--run", setting, algo, str(seed)],
-                result_path(setting, algo, seed),
-            )
-            for setting, algo, seed in todo
-        ]
+        keys = [(setting, algo, seed) for seed in range(args.seeds) for setting in args.settings for algo in args.algos]
+        runs = pending_runs("benchmarks.cliff_discovery", keys, result_path)
         run_processes(
             runs,
             args.jobs,

@@ -192,6 +192,29 @@ def produced_by(folder: pathlib.Path) -> str:
     return ", then ".join(f"`{line}`" for line in dict.fromkeys(commands)) or "(no runs recorded)"
 
 
+def pending_runs(
+    module: str, keys: list[tuple[Any, ...]], result_path: Callable[..., pathlib.Path], label_prefix: str = ""
+) -> list[tuple[str, list[str], pathlib.Path]]:
+    """
+    The runs of ``python -m <module> --run <key...>`` still to do: a key whose result file exists is skipped
+    (so a benchmark resumes where it stopped).
+
+    :param keys: the arguments of each run, in order, the seed last
+    :param result_path: the result file of a run, from its key
+    :param label_prefix: put before the progress label ``"<key...> seed <seed>"``
+    :return: (label, command, result file) for :func:`run_processes`
+    """
+    return [
+        (
+            f"{label_prefix}{' '.join(map(str, key[:-1]))} seed {key[-1]}",
+            [sys.executable, "-m", module, "--run", *map(str, key)],
+            result_path(*key),
+        )
+        for key in keys
+        if not result_path(*key).exists()
+    ]
+
+
 def run_processes(
     runs: list[tuple[str, list[str], pathlib.Path]], jobs: int, describe: Callable[[dict[str, Any]], str]
 ) -> None:
@@ -229,25 +252,12 @@ def run_processes(
 
 
 def schedule(envs: list[str], algos: list[str], seeds: int, jobs: int, eval_freq: int, eval_episodes: int) -> None:
-    todo = [
-        (env_id, algo, seed)
-        for seed in range(seeds)
-        for env_id in envs
-        for algo in algos
-        if not result_path(env_id, algo, seed).exists()
-    ]
-    print(f"{len(todo)} runs to do ({len(envs) * len(algos) * seeds - len(todo)} already done), {jobs} at a time", flush=True)
+    keys = [(env_id, algo, seed) for seed in range(seeds) for env_id in envs for algo in algos]
+    runs = pending_runs("benchmarks.compare", keys, result_path)
+    print(f"{len(runs)} runs to do ({len(keys) - len(runs)} already done), {jobs} at a time", flush=True)
     options = ["--eval-freq", str(eval_freq), "--eval-episodes", str(eval_episodes)]
-    runs = [
-        (
-            f"{env_id} {algo} seed {seed}",
-            [sys.executable, "-m", "benchmarks.compare", "--run", env_id, algo, str(seed), *options],
-            result_path(env_id, algo, seed),
-        )
-        for env_id, algo, seed in todo
-    ]
     run_processes(
-        runs,
+        [(label, [*command, *options], path) for label, command, path in runs],
         jobs,
         lambda result: (
             f"final eval {result['final_eval_mean']:.1f}, threshold at {result['first_step_to_threshold']}, "

@@ -16,7 +16,6 @@ import argparse
 import datetime
 import json
 import pathlib
-import sys
 import time
 from typing import Any
 
@@ -27,6 +26,7 @@ from benchmarks.compare import (
     ROOT,
     command_line,
     machine,
+    pending_runs,
     produced_by,
     record_command,
     run_processes,
@@ -167,21 +167,8 @@ def main() -> None:
     command = command_line("benchmarks.her")
     if not args.report_only:
         record_command(RESULTS, command)
-        todo = [
-            (n_bits, algo, seed)
-            for n_bits in args.bits
-            for seed in range(args.seeds)
-            for algo in args.algos
-            if not result_path(n_bits, algo, seed).exists()
-        ]
-        runs = [
-            (
-                f"bits {n_bits} {algo} seed {seed}",
-                [sys.executable, "-m", "benchmarks.her", "--run", str(n_bits), algo, str(seed)],
-                result_path(n_bits, algo, seed),
-            )
-            for n_bits, algo, seed in todo
-        ]
+        keys = [(n_bits, algo, seed) for n_bits in args.bits for seed in range(args.seeds) for algo in args.algos]
+        runs = pending_runs("benchmarks.her", keys, result_path, label_prefix="bits ")
         run_processes(runs, args.jobs, lambda result: f"success rate {result['success_rate']:.2f}, {result['seconds']:.0f}s")
     DOCS.mkdir(exist_ok=True)
     (DOCS / "HER.md").write_text(report(command))

@@ -17,7 +17,6 @@ when that file exists. ``docs/TUNING.md`` lists every variant that has results.
 import argparse
 import json
 import pathlib
-import sys
 from typing import Any
 
 from benchmarks.compare import (
@@ -27,6 +26,7 @@ from benchmarks.compare import (
     format_steps,
     iqm,
     median_steps_to_threshold,
+    pending_runs,
     record_command,
     run_one,
     run_processes,
@@ -74,21 +74,9 @@ def result_path(env_id: str, variant: str, seed: int) -> pathlib.Path:
 
 
 def schedule(env_id: str, variants: list[str], seeds: int, jobs: int) -> None:
-    todo = [
-        (variant, seed)
-        for seed in range(FIRST_SEED, FIRST_SEED + seeds)
-        for variant in variants
-        if not result_path(env_id, variant, seed).exists()
-    ]
-    print(f"{env_id}: {len(todo)} runs to do, {jobs} at a time", flush=True)
-    runs = [
-        (
-            f"{env_id} {variant} seed {seed}",
-            [sys.executable, "-m", "benchmarks.tune", "--run", env_id, variant, str(seed)],
-            result_path(env_id, variant, seed),
-        )
-        for variant, seed in todo
-    ]
+    keys = [(env_id, variant, seed) for seed in range(FIRST_SEED, FIRST_SEED + seeds) for variant in variants]
+    runs = pending_runs("benchmarks.tune", keys, result_path)
+    print(f"{env_id}: {len(runs)} runs to do, {jobs} at a time", flush=True)
     run_processes(
         runs,
         jobs,
