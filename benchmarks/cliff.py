@@ -24,6 +24,7 @@ the command resumes where it stopped.
 
 import argparse
 import datetime
+import functools
 import json
 import pathlib
 from typing import Any
@@ -90,6 +91,7 @@ def make_env() -> Any:
     return gym.make(ENV_ID, max_episode_steps=TIME_LIMIT)
 
 
+@functools.cache
 def exact_values() -> dict[str, np.ndarray]:
     """:return: the exact Q-tables of the epsilon-greedy (SARSA) and greedy (Q-learning) backups"""
     from sb3_sarsa.exact import action_values, transition_table
@@ -98,16 +100,17 @@ def exact_values() -> dict[str, np.ndarray]:
     return {"epsilon-greedy": action_values(table, GAMMA, EPSILON), "greedy": action_values(table, GAMMA)}
 
 
-def edge_states() -> set[int]:
+@functools.cache
+def edge_states() -> frozenset[int]:
     """:return: the states from which one step can fall into the cliff (the start is one of them)"""
     from sb3_sarsa.exact import transition_table
 
     table = transition_table(make_env())
-    return {
+    return frozenset(
         state
         for state, actions in table.items()
         if any(reward <= -100 for outcomes in actions.values() for _, _, reward, _ in outcomes)
-    }
+    )
 
 
 def classify_path(path: list[int], reached_goal: bool) -> str:

@@ -471,11 +471,9 @@ def report(command: str) -> str:
 
 def her_section() -> list[str]:
     """:return: the HER rows (``python -m benchmarks.her``, details in docs/HER.md), if any were run"""
-    import numpy as np
+    from benchmarks import her
 
-    from benchmarks.her import summary_rows
-
-    rows = summary_rows()
+    rows = her.summary_rows()
     if not rows:
         return []
     return [
@@ -484,13 +482,7 @@ def her_section() -> list[str]:
         "SARSA + HER and DQN + HER with the same hyperparameters (`python -m benchmarks.her`, details and",
         "command in [HER.md](HER.md)): success rate of 100 greedy episodes after training.",
         "",
-        "| env | algorithm | seeds | mean success rate | per seed |",
-        "|---|---|---|---|---|",
-        *[
-            f"| BitFlippingEnv(n_bits={n_bits}) | {'SARSA + HER' if algo == 'sarsa' else 'DQN + HER'} | {len(rates)} | "
-            f"{np.mean(rates):.2f} | {', '.join(f'{rate:.2f}' for rate in rates)} |"
-            for n_bits, algo, rates in rows
-        ],
+        *her.table(rows),
         "",
     ]
 

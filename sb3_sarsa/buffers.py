@@ -118,12 +118,15 @@ class NextActionStorage:
         self.n_steps = n_steps
         self.gamma = gamma
 
-    def _store_next_action(self, next_action: np.ndarray | None, method: str = "add") -> None:
+    def _missing_next_action(self, method: str) -> ValueError:
+        return ValueError(
+            f"{type(self).__name__}.{method}() needs next_action, the action executed next in each env "
+            "(or drawn at the terminal observation of a truncated episode)."
+        )
+
+    def _store_next_action(self, next_action: np.ndarray | None) -> None:
         if next_action is None:
-            raise ValueError(
-                f"{type(self).__name__}.{method}() needs next_action, the action executed next in each env "
-                "(or drawn at the terminal observation of a truncated episode)."
-            )
+            raise self._missing_next_action("add")
         self.next_actions[self.pos] = np.asarray(next_action).reshape((self.n_envs, self.action_dim))
 
     def add(
@@ -155,8 +158,7 @@ class NextActionStorage:
         if next_action is None and len(args) > 6:
             args, next_action = args[:6], args[6]
         if next_action is None:
-            self._store_next_action(None, "extend")
-        assert next_action is not None
+            raise self._missing_next_action("extend")
         if kwargs:
             raise TypeError(f"{type(self).__name__}.extend() takes the arguments of add() in order, got {sorted(kwargs)}.")
         if len(args) != 6:
