@@ -39,6 +39,12 @@ from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+#: Every run's final model (git-ignored: about 1 MB each), so its final evaluation can be redone (``--reevaluate``)
+MODELS = ROOT / "benchmarks" / "models"
+#: The final evaluation of training seed k: one greedy episode from each of the start seeds
+#: FINAL_FIRST_SEED + 1000 k, ... (distinct start states, none shared with the 20-episode curve's env)
+FINAL_FIRST_SEED = 20_000
+FINAL_EPISODES = 100
 DOCS = ROOT / "docs"
 DISCUSSION = ROOT / "benchmarks" / "discussion.md"
 ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3")
@@ -91,13 +97,38 @@ def peak_memory_mib() -> float:
     return proc_status_mib("VmHWM")
 
 
+def final_evaluation(model: Any, env_id: str, seed: int, episodes: int = FINAL_EPISODES) -> dict[str, Any]:
+    """
+    The final evaluation of the model of training seed ``seed``: ``episodes`` greedy episodes, each
+    from its own seeded start state (``FINAL_FIRST_SEED + 1000 * seed + i``).
+
+    :return: the record's ``final`` entry: per-episode seeds, returns, lengths, truncations; the mean;
+        the episodes stuck at the time limit (``None`` on envs without a goal)
+    """
+    import gymnasium as gym
+
+    from sb3_sarsa.evaluation import run_episodes
+
+    first = FINAL_FIRST_SEED + 1000 * seed
+    found = run_episodes(model, gym.make(env_id), range(first, first + episodes))
+    return {"mean": found.mean, "stuck": found.stuck(env_id), "episodes": found.to_dict()}
+
+
 def run_one(
-    env_id: str, algo: str, seed: int, eval_freq: int, eval_episodes: int, overrides: dict[str, Any] | None = None
+    env_id: str,
+    algo: str,
+    seed: int,
+    eval_freq: int,
+    eval_episodes: int,
+    overrides: dict[str, Any] | None = None,
+    model_path: pathlib.Path | None = None,
 ) -> dict[str, Any]:
-    """Train one agent and evaluate it along the way.
+    """Train one agent and evaluate it along the way, then on 100 start states.
 
     :param overrides: constructor arguments that replace the configuration's (``benchmarks.tune``)
-    :return: the run's record (curve, final eval mean, first step at the threshold, speed, memory)
+    :param model_path: where to save the final model
+    :return: the run's record (curve, final eval mean, first step at the threshold, speed, memory,
+        the 100-episode final evaluation)
     """
     import gymnasium as gym
     import numpy as np
@@ -142,6 +173,9 @@ def run_one(
     train_seconds = wall - callback.eval_seconds
     threshold = THRESHOLDS.get(env_id)
     reached = [step for step, mean in callback.curve if threshold is not None and mean >= threshold]
+    if model_path is not None:
+        model_path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(model_path)
     return {
         "env": env_id,
         "algo": algo,
@@ -155,6 +189,9 @@ def run_one(
         "train_seconds": train_seconds,
         "steps_per_second": budget / train_seconds,
         "peak_memory_mib": peak_memory_mib(),
+        "final": final_evaluation(model, env_id, seed),
+        # SARSA only: share of sampled a' equal to today's greedy action, at the last measurement
+        "next_action_agreement": getattr(model, "_agreement", None),
     }
 
 
@@ -163,6 +200,27 @@ def run_one(
 # --------------------------------------------------------------------------------------------
 def result_path(env_id: str, algo: str, seed: int) -> pathlib.Path:
     return RESULTS / env_id / f"{algo}_seed{seed}.json"
+
+
+def model_path(env_id: str, algo: str, seed: int) -> pathlib.Path:
+    return MODELS / env_id / f"{algo}_seed{seed}.zip"
+
+
+def reevaluate(results: pathlib.Path, models: pathlib.Path) -> None:
+    """Redo the final evaluation of every result whose model was kept (``models/<env>/<name>.zip``)."""
+    from stable_baselines3 import DQN
+
+    from sb3_sarsa import SARSA
+
+    for path in sorted(results.glob("*/*.json")):
+        saved = models / path.parent.name / f"{path.stem}.zip"
+        if not saved.exists():
+            continue
+        result = json.loads(path.read_text())
+        model_class = DQN if result["algo"] in ("dqn", "dqn-n3") else SARSA
+        result["final"] = final_evaluation(model_class.load(saved, device="cpu"), result["env"], result["seed"])
+        write_result(path, result)
+        print(f"{path}: mean {result['final']['mean']:.1f}, stuck {result['final']['stuck']}")
 
 
 def write_result(path: pathlib.Path, result: dict[str, Any]) -> None:
@@ -533,17 +591,22 @@ def main() -> None:
     parser.add_argument("--eval-freq", type=int, default=5000)
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--report-only", action="store_true", help="only write docs/BENCHMARKS.md and the plot")
+    parser.add_argument(
+        "--reevaluate", action="store_true", help="redo the final evaluations from the kept models, then the report"
+    )
     parser.add_argument("--run", nargs=3, metavar=("ENV", "ALGO", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         env_id, algo, seed = args.run[0], args.run[1], int(args.run[2])
-        result = run_one(env_id, algo, seed, args.eval_freq, args.eval_episodes)
+        result = run_one(env_id, algo, seed, args.eval_freq, args.eval_episodes, model_path=model_path(env_id, algo, seed))
         write_result(result_path(env_id, algo, seed), result)
         return
+    if args.reevaluate:
+        reevaluate(RESULTS, MODELS)
     if args.quick:
         args.envs, args.seeds = ["CartPole-v1"], 3
     command = command_line("benchmarks.compare")
-    if not args.report_only:
+    if not (args.report_only or args.reevaluate):
         record_command(RESULTS, command)
         schedule(args.envs, args.algos, args.seeds, args.jobs, args.eval_freq, args.eval_episodes)
     DOCS.mkdir(exist_ok=True)

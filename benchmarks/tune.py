@@ -20,6 +20,7 @@ import pathlib
 from typing import Any
 
 from benchmarks.compare import (
+    MODELS,
     ROOT,
     THRESHOLDS,
     command_line,
@@ -36,6 +37,8 @@ from benchmarks.compare import (
 TUNING = ROOT / "benchmarks" / "tuning"
 REPORT = ROOT / "docs" / "TUNING.md"
 FIRST_SEED = 100
+#: A variant of every env: SB3's DQN with rl-zoo3's dqn.yml, the control on the same seeds
+DQN_CONTROL = "dqn"
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "CartPole-v1": {
         "base": {},
@@ -49,6 +52,8 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "eps01": {"exploration_final_eps": 0.01},
         "n3": {"n_steps": 3},
         "mse": {"loss": "mse"},
+        # the target that does not use the stored a' (issue 15: are stale replayed a' the cause?)
+        "expected": {"target": "expected"},
     },
     "MountainCar-v0": {
         "base": {},
@@ -73,8 +78,12 @@ def result_path(env_id: str, variant: str, seed: int) -> pathlib.Path:
     return TUNING / env_id / f"{variant}_seed{seed}.json"
 
 
-def schedule(env_id: str, variants: list[str], seeds: int, jobs: int) -> None:
-    keys = [(env_id, variant, seed) for seed in range(FIRST_SEED, FIRST_SEED + seeds) for variant in variants]
+def model_path(env_id: str, variant: str, seed: int) -> pathlib.Path:
+    return MODELS / "tuning" / env_id / f"{variant}_seed{seed}.zip"
+
+
+def schedule(env_id: str, variants: list[str], seeds: int, jobs: int, first_seed: int = FIRST_SEED) -> None:
+    keys = [(env_id, variant, seed) for seed in range(first_seed, first_seed + seeds) for variant in variants]
     runs = pending_runs("benchmarks.tune", keys, result_path)
     print(f"{env_id}: {len(runs)} runs to do, {jobs} at a time", flush=True)
     run_processes(
@@ -129,14 +138,16 @@ def main() -> None:
     parser.add_argument("--env", choices=sorted(VARIANTS))
     parser.add_argument("--variants", nargs="+", help="default: every variant of the env")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=FIRST_SEED, help="seeds --first-seed, --first-seed + 1, ...")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (at most 2 on a 2-core machine)")
     parser.add_argument("--report-only", action="store_true", help="only write docs/TUNING.md")
     parser.add_argument("--run", nargs=3, metavar=("ENV", "VARIANT", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         env_id, variant, seed = args.run[0], args.run[1], int(args.run[2])
-        overrides = VARIANTS[env_id][variant]
-        result = run_one(env_id, "sarsa", seed, 5000, 20, overrides=overrides)
+        overrides = {} if variant == DQN_CONTROL else VARIANTS[env_id][variant]
+        algo = "dqn" if variant == DQN_CONTROL else "sarsa"
+        result = run_one(env_id, algo, seed, 5000, 20, overrides=overrides, model_path=model_path(env_id, variant, seed))
         result.update(variant=variant, overrides=overrides)
         write_result(result_path(env_id, variant, seed), result)
         return
@@ -144,11 +155,12 @@ def main() -> None:
         if args.env is None:
             parser.error("--env is required unless --report-only")
         variants = args.variants or list(VARIANTS[args.env])
-        unknown = sorted(set(variants) - set(VARIANTS[args.env]))
+        known = [*VARIANTS[args.env], DQN_CONTROL]
+        unknown = sorted(set(variants) - set(known))
         if unknown:
-            parser.error(f"unknown variants for {args.env}: {unknown}; known: {sorted(VARIANTS[args.env])}")
+            parser.error(f"unknown variants for {args.env}: {unknown}; known: {sorted(known)}")
         record_command(TUNING, command_line("benchmarks.tune"))
-        schedule(args.env, variants, args.seeds, args.jobs)
+        schedule(args.env, variants, args.seeds, args.jobs, args.first_seed)
     REPORT.write_text(report())
     print(f"wrote {REPORT}")
 

@@ -21,6 +21,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 
+from sb3_sarsa.evaluation import run_episodes
 from sb3_sarsa.hyperparameters import env_wrapper, model_kwargs
 from sb3_sarsa.sarsa import SARSA
 
@@ -99,24 +100,21 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float]]:
     return callback.curve
 
 
-#: Envs with a goal: an episode that runs into their time limit did not get there (it is stuck).
-#: CartPole-v1 is not one of them: there the time limit is the best outcome.
-GOAL_ENVS = ("Acrobot-v1", "MountainCar-v0", "CliffWalking-v1", "LunarLander-v3")
-
-
-def final_evaluation(model: SARSA, eval_env: gym.Env, episodes: int) -> str:
+def final_evaluation(model: SARSA, eval_env: gym.Env, episodes: int, first_seed: int = 20_000) -> str:
     """
-    Greedy episodes from as many start states (the eval env's seeded generator draws each one).
+    Greedy episodes from as many start states: episode ``i`` starts from ``eval_env.reset(seed=first_seed + i)``.
 
     :return: a line with the mean return and, for envs with a goal, the episodes stuck at the time limit
     """
-    rewards, lengths = evaluate_policy(model, eval_env, episodes, deterministic=True, return_episode_rewards=True)
-    line = f"final evaluation, {episodes} greedy episodes: mean return {np.mean(rewards):.2f} +/- {np.std(rewards):.2f}"
-    spec = eval_env.unwrapped.spec if eval_env.spec is None else eval_env.spec
-    limit = None if spec is None else spec.max_episode_steps
-    if spec is not None and spec.id in GOAL_ENVS and limit is not None:
-        stuck = sum(length >= limit for length in cast(list[int], lengths))
-        line += f", stuck at the time limit ({limit} steps): {stuck}/{episodes}"
+    found = run_episodes(model, eval_env, range(first_seed, first_seed + episodes))
+    line = (
+        f"final evaluation, {episodes} greedy episodes (start seeds {first_seed}-{first_seed + episodes - 1}): "
+        f"mean return {found.mean:.2f} +/- {np.std(found.returns):.2f}"
+    )
+    spec = eval_env.unwrapped.spec
+    stuck = None if spec is None else found.stuck(spec.id)
+    if stuck is not None:
+        line += f", stuck at the time limit: {stuck}/{episodes}"
     return line
 
 

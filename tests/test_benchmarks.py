@@ -168,3 +168,37 @@ def test_her_report_compares_mean_success_rates(tmp_path, monkeypatch) -> None: 
     text = her.report("python -m benchmarks.her")
     assert "| BitFlippingEnv(n_bits=8) | SARSA + HER | 2 | 0.75 | 1.00, 0.50 |" in text
     assert "| n_bits=8 | 0.750 vs 0.800 | **no** |" in text
+
+
+def test_q_gaps_and_progress_against_hand_computed_numbers() -> None:
+    from benchmarks.stuck import progress, q_gaps, relative_gaps
+
+    q = np.array([[-10.0, -10.5, -12.0], [-3.0, -3.0, -1.0], [2.0, 1.0, 0.0]])
+    np.testing.assert_allclose(q_gaps(q), [0.5, 2.0, 1.0])
+    np.testing.assert_allclose(relative_gaps(q), [0.05, 2.0, 0.5])
+    # Acrobot hanging straight down: tip at -2; both links up: tip at +2 (goal: above 1).
+    assert progress("Acrobot-v1", np.array([1.0, 0.0, 1.0, 0.0, 0.0, 0.0])) == -2.0
+    assert progress("Acrobot-v1", np.array([-1.0, 0.0, 1.0, 0.0, 0.0, 0.0])) == 2.0
+    assert progress("MountainCar-v0", np.array([0.3, 0.01])) == pytest.approx(0.3)
+    assert progress("CartPole-v1", np.zeros(4)) is None
+
+
+def test_final_evaluation_record_and_its_redo_from_the_kept_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.compare import final_evaluation, reevaluate
+
+    model = SARSA("MlpPolicy", "MountainCar-v0", seed=0)
+    record = final_evaluation(model, "MountainCar-v0", seed=3, episodes=2)
+    # Start seeds of training seed 3; an untrained policy never gets up the hill in 200 steps.
+    assert record["episodes"]["seeds"] == [23000, 23001] and record["stuck"] == 2 and record["mean"] == -200.0
+    (tmp_path / "results" / "MountainCar-v0").mkdir(parents=True)
+    (tmp_path / "models" / "MountainCar-v0").mkdir(parents=True)
+    stored = {"env": "MountainCar-v0", "algo": "sarsa", "seed": 3, "final": None}
+    (tmp_path / "results" / "MountainCar-v0" / "sarsa_seed3.json").write_text(json.dumps(stored))
+    (tmp_path / "results" / "MountainCar-v0" / "dqn_seed3.json").write_text(json.dumps({**stored, "algo": "dqn"}))
+    model.save(tmp_path / "models" / "MountainCar-v0" / "sarsa_seed3.zip")
+    reevaluate(tmp_path / "results", tmp_path / "models")
+    redone = json.loads((tmp_path / "results" / "MountainCar-v0" / "sarsa_seed3.json").read_text())
+    assert redone["final"]["episodes"]["seeds"][:2] == [23000, 23001] and len(redone["final"]["episodes"]["seeds"]) == 100
+    assert redone["final"]["stuck"] == 100
+    # no kept model: the result is left as it was
+    assert json.loads((tmp_path / "results" / "MountainCar-v0" / "dqn_seed3.json").read_text())["final"] is None

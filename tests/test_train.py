@@ -63,12 +63,18 @@ class Walker:
 
 def test_final_evaluation_counts_the_episodes_stuck_at_the_time_limit() -> None:
     env = Monitor(gym.make("CliffWalking-v1", max_episode_steps=20))
-    env.reset(seed=0)
     assert final_evaluation(Walker(to_goal=False), env, 4).endswith(  # type: ignore[arg-type]
-        "mean return -20.00 +/- 0.00, stuck at the time limit (20 steps): 4/4"
+        "(start seeds 20000-20003): mean return -20.00 +/- 0.00, stuck at the time limit: 4/4"
     )
-    assert final_evaluation(Walker(to_goal=True), env, 3).endswith(  # type: ignore[arg-type]
-        "mean return -13.00 +/- 0.00, stuck at the time limit (20 steps): 0/3"
+    assert final_evaluation(Walker(to_goal=True), env, 3, first_seed=7).endswith(  # type: ignore[arg-type]
+        "(start seeds 7-9): mean return -13.00 +/- 0.00, stuck at the time limit: 0/3"
+    )
+    # The zoo entry's time limit comes from a wrapper, not from the env's spec: still counted.
+    wrapper = env_wrapper(model_kwargs("CliffWalking-v1")[1])
+    assert wrapper is not None
+    wrapped = wrapper(gym.make("CliffWalking-v1"))
+    assert final_evaluation(Walker(to_goal=False), wrapped, 2).endswith(  # type: ignore[arg-type]
+        "mean return -100.00 +/- 0.00, stuck at the time limit: 2/2"
     )
     # CartPole-v1 has no goal: reaching its time limit is the best outcome, not being stuck.
     cartpole = Monitor(gym.make("CartPole-v1", max_episode_steps=5))

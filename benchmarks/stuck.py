@@ -1,0 +1,364 @@
+"""
+Why a greedy policy gets stuck: a saved model, the start states where it runs into the time limit,
+and its Q-values along the loop, next to a control model's (SB3's DQN) at the very same states.
+
+    python -m benchmarks.stuck analyse --env Acrobot-v1 \\
+        --model benchmarks/models/tuning/Acrobot-v1/base_seed200.zip \\
+        --control benchmarks/models/tuning/Acrobot-v1/dqn_seed200.zip --first-seed 220000
+    python -m benchmarks.stuck report        # docs/STUCK.md from benchmarks/stuck/ and the tuning runs
+
+``analyse`` runs one greedy episode from each of ``--episodes`` seeded start states (by default those
+of the benchmark's final evaluation of the model's training seed) and writes
+``benchmarks/stuck/<name>.json`` with:
+
+- the outcome of each way of acting: greedy, greedy with a random action with probability 0.01 and
+  0.05, and ``predict(deterministic=False)`` (the model's own final epsilon);
+- on the states the greedy policy visits in the last ``--loop`` steps of its stuck episodes and on
+  the states of its successful episodes: the gap between the best and the second-best Q-value (in
+  return units and relative to ``|max_a Q|``), and what the control does there (its greedy action,
+  its gap);
+- a trace of the first stuck episode's loop: the env's progress measure (Acrobot: height of the tip,
+  goal at 1; MountainCar: position, goal at 0.5), the actions and the gaps.
+"""
+
+import argparse
+import json
+import pathlib
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from benchmarks.compare import FINAL_FIRST_SEED, ROOT, command_line, record_command
+
+STUCK = ROOT / "benchmarks" / "stuck"
+REPORT = ROOT / "docs" / "STUCK.md"
+DISCUSSION = STUCK / "discussion.md"
+
+
+def q_gaps(q_values: np.ndarray) -> np.ndarray:
+    """:return: per row, the best Q-value minus the second best (0 on a tie)"""
+    ordered = np.sort(q_values, axis=1)
+    return ordered[:, -1] - ordered[:, -2]
+
+
+def relative_gaps(q_values: np.ndarray) -> np.ndarray:
+    """:return: :func:`q_gaps` divided by ``|max_a Q|`` (how far from a tie, as a share of the value)"""
+    return q_gaps(q_values) / np.maximum(np.abs(q_values.max(axis=1)), 1e-8)
+
+
+def progress(env_id: str, observation: np.ndarray) -> float | None:
+    """:return: how close a state is to the goal (Acrobot: tip height, goal >= 1; MountainCar: position, goal 0.5)"""
+    if env_id == "Acrobot-v1":
+        cos1, sin1, cos2, sin2 = observation[:4]
+        return float(-cos1 - (cos1 * cos2 - sin1 * sin2))
+    if env_id == "MountainCar-v0":
+        return float(observation[0])
+    return None
+
+
+def load_model(path: pathlib.Path) -> Any:
+    """:return: the SARSA or DQN model saved at ``path`` (a SARSA zip has a ``target`` entry)"""
+    from stable_baselines3 import DQN
+
+    from sb3_sarsa import SARSA
+
+    with zipfile.ZipFile(path) as archive:
+        data = json.loads(archive.read("data"))
+    return (SARSA if "target" in data else DQN).load(path, device="cpu")
+
+
+def q_of(model: Any, observations: np.ndarray) -> np.ndarray:
+    """:return: the online network's Q-values, one row per observation"""
+    import torch as th
+
+    with th.no_grad():
+        tensor, _ = model.policy.obs_to_tensor(observations)
+        return model.policy.q_net(tensor).cpu().numpy()
+
+
+def greedy_episode(model: Any, env: Any, seed: int) -> tuple[np.ndarray, list[int], bool, float]:
+    """:return: observations the greedy policy acted on, its actions, whether the time limit ended it, return"""
+    observation, _ = env.reset(seed=seed)
+    observations, actions, total = [], [], 0.0
+    while True:
+        action, _ = model.predict(observation, deterministic=True)
+        observations.append(np.asarray(observation))
+        actions.append(int(action))
+        observation, reward, terminated, truncated, _ = env.step(int(action))
+        total += float(reward)
+        if terminated or truncated:
+            return np.stack(observations), actions, bool(truncated and not terminated), total
+
+
+def describe(values: np.ndarray) -> dict[str, float]:
+    if len(values) == 0:
+        return {}
+    return {
+        "median": float(np.median(values)),
+        "p10": float(np.percentile(values, 10)),
+        "p90": float(np.percentile(values, 90)),
+    }
+
+
+def gap_summary(model: Any, control: Any | None, observations: np.ndarray) -> dict[str, Any]:
+    """The model's Q-gaps on ``observations`` and what the control does at the same states."""
+    if len(observations) == 0:
+        return {"states": 0}
+    q = q_of(model, observations)
+    summary: dict[str, Any] = {
+        "states": len(observations),
+        "gap": describe(q_gaps(q)),
+        "relative_gap": describe(relative_gaps(q)),
+        "max_q": describe(q.max(axis=1)),
+        "share_relative_gap_below_0.01": float(np.mean(relative_gaps(q) < 0.01)),
+    }
+    if control is not None:
+        q_control = q_of(control, observations)
+        summary["control"] = {
+            "gap": describe(q_gaps(q_control)),
+            "relative_gap": describe(relative_gaps(q_control)),
+            "max_q": describe(q_control.max(axis=1)),
+            "share_relative_gap_below_0.01": float(np.mean(relative_gaps(q_control) < 0.01)),
+            "same_action": float(np.mean(q_control.argmax(axis=1) == q.argmax(axis=1))),
+        }
+    return summary
+
+
+def outcomes(model: Any, env_id: str, seeds: list[int]) -> dict[str, dict[str, float]]:
+    """:return: mean return and episodes stuck of each way of acting, from the same start states"""
+    import gymnasium as gym
+
+    from sb3_sarsa.evaluation import run_episodes
+
+    ways: dict[str, dict[str, Any]] = {
+        "greedy": {},
+        "greedy, random action w.p. 0.01": {"epsilon": 0.01},
+        "greedy, random action w.p. 0.05": {"epsilon": 0.05},
+        f"predict(deterministic=False) (epsilon {model.exploration_rate:g})": {"deterministic": False},
+    }
+    found = {}
+    for way, options in ways.items():
+        episodes = run_episodes(model, gym.make(env_id), seeds, **options)
+        found[way] = {"mean": episodes.mean, "stuck": episodes.stuck(env_id) or 0, "episodes": len(seeds)}
+    return found
+
+
+def analyse(
+    env_id: str, model_file: pathlib.Path, control_file: pathlib.Path | None, seeds: list[int], loop: int
+) -> dict[str, Any]:
+    import gymnasium as gym
+
+    model = load_model(model_file)
+    control = load_model(control_file) if control_file is not None else None
+    env = gym.make(env_id)
+    stuck_states, done_states, stuck_seeds = [], [], []
+    trace: list[dict[str, Any]] = []
+    for seed in seeds:
+        observations, actions, truncated, _ = greedy_episode(model, env, seed)
+        if truncated:
+            stuck_seeds.append(seed)
+            stuck_states.append(observations[-loop:])
+            if not trace:
+                trace = loop_trace(env_id, model, control, observations[-loop:], actions[-loop:])
+        else:
+            done_states.append(observations)
+    result: dict[str, Any] = {
+        "env": env_id,
+        "model": shown(model_file),
+        "control": None if control_file is None else shown(control_file),
+        "start_seeds": [seeds[0], seeds[-1]],
+        "loop_steps": loop,
+        "stuck_seeds": stuck_seeds,
+        "outcomes": {"model": outcomes(model, env_id, seeds)},
+        "in_loops": gap_summary(model, control, np.concatenate(stuck_states) if stuck_states else np.empty((0,))),
+        "in_successful_episodes": gap_summary(model, control, np.concatenate(done_states) if done_states else np.empty((0,))),
+        "trace": trace,
+    }
+    if control is not None:
+        result["outcomes"]["control"] = outcomes(control, env_id, seeds)
+    return result
+
+
+def shown(path: pathlib.Path) -> str:
+    """:return: ``path`` relative to the repository when it is inside it"""
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def loop_trace(
+    env_id: str, model: Any, control: Any | None, observations: np.ndarray, actions: list[int]
+) -> list[dict[str, Any]]:
+    """:return: every 10th step of a loop: progress, the model's Q-values, action and gap; the control's action and gap"""
+    q = q_of(model, observations)
+    q_control = q_of(control, observations) if control is not None else None
+    rows = []
+    for step in range(0, len(observations), 10):
+        row: dict[str, Any] = {
+            "step_from_loop_start": step,
+            "progress": progress(env_id, observations[step]),
+            "q": [round(float(value), 3) for value in q[step]],
+            "action": actions[step],
+            "gap": float(q_gaps(q[step : step + 1])[0]),
+        }
+        if q_control is not None:
+            row["control_action"] = int(q_control[step].argmax())
+            row["control_gap"] = float(q_gaps(q_control[step : step + 1])[0])
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+def analysis_section(result: dict[str, Any]) -> list[str]:
+    def gaps(summary: dict[str, Any], key: str = "gap") -> str:
+        found = summary.get(key, {})
+        return f"{found['median']:.4f} [{found['p10']:.4f}, {found['p90']:.4f}]" if found else "-"
+
+    lines = [
+        f"### {result['env']}: `{result['model']}`",
+        "",
+        f"Control: `{result['control']}`. Start seeds {result['start_seeds'][0]}-{result['start_seeds'][1]}; "
+        f"greedy episodes stuck at the time limit: {len(result['stuck_seeds'])}.",
+        "",
+        "| acting | model: mean return | model: stuck | control: mean return | control: stuck |",
+        "|---|---|---|---|---|",
+    ]
+    control = result["outcomes"].get("control", {})
+    for (way, ours), theirs in zip(result["outcomes"]["model"].items(), control.values() or [None] * 4):
+        cells = f"{theirs['mean']:.1f} | {theirs['stuck']}/{theirs['episodes']}" if theirs else "- | -"
+        lines.append(f"| {way} | {ours['mean']:.1f} | {ours['stuck']}/{ours['episodes']} | {cells} |")
+    lines += [
+        "",
+        f"Q-gaps (best minus second best; median [10th, 90th percentile]) on the states of the last "
+        f"{result['loop_steps']} steps of the stuck episodes and on all states of the successful ones; "
+        "the control's at the same states:",
+        "",
+        "| states | n | model gap | model gap / max Q | model share < 1% | control gap | control gap / max Q "
+        "| control share < 1% | same greedy action |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, key in (("in loops", "in_loops"), ("successful episodes", "in_successful_episodes")):
+        summary = result[key]
+        if summary["states"] == 0:
+            lines.append(f"| {name} | 0 | | | | | | | |")
+            continue
+        other = summary.get("control", {})
+        lines.append(
+            f"| {name} | {summary['states']} | {gaps(summary)} | {gaps(summary, 'relative_gap')} | "
+            f"{summary['share_relative_gap_below_0.01']:.2f} | {gaps(other)} | {gaps(other, 'relative_gap')} | "
+            f"{other.get('share_relative_gap_below_0.01', float('nan')):.2f} | {other.get('same_action', float('nan')):.2f} |"
+        )
+    if result["trace"]:
+        lines += [
+            "",
+            f"The first stuck episode's loop (start seed {result['stuck_seeds'][0]}), every 10th of its last "
+            f"{result['loop_steps']} steps:",
+            "",
+            "| step | progress | model Q | model action | model gap | control action | control gap |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in result["trace"]:
+            lines.append(
+                f"| {row['step_from_loop_start']} | {row['progress']:.3f} | {row['q']} | {row['action']} | "
+                f"{row['gap']:.4f} | {row.get('control_action', '-')} | {row.get('control_gap', float('nan')):.4f} |"
+            )
+    return [*lines, ""]
+
+
+def variants_section() -> list[str]:
+    """:return: the tuning runs with a 100-episode final evaluation: stuck episodes per variant, per seed"""
+    from benchmarks.compare import iqm
+    from benchmarks.tune import TUNING
+
+    lines = []
+    for env_dir in sorted(path for path in TUNING.glob("*") if path.is_dir()):
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for path in sorted(env_dir.glob("*.json")):
+            result = json.loads(path.read_text())
+            if "final" in result:
+                runs.setdefault(result["variant"], []).append(result)
+        if not runs:
+            continue
+        lines += [
+            f"### {env_dir.name}",
+            "",
+            "| variant | overrides | seeds | stuck (sum over seeds) | stuck per seed | IQM of the 100-episode means "
+            "| 100-episode mean per seed | next_action_agreement per seed |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for variant, results in runs.items():
+            results.sort(key=lambda result: result["seed"])
+            stuck = [result["final"]["stuck"] for result in results]
+            means = [result["final"]["mean"] for result in results]
+            agreement = [result.get("next_action_agreement") for result in results]
+            overrides = ", ".join(f"`{key}={value}`" for key, value in result["overrides"].items()) or "-"
+            seeds = f"{results[0]['seed']}-{results[-1]['seed']}"
+            lines.append(
+                f"| {variant} | {overrides} | {seeds} | {sum(stuck)}/{100 * len(results)} | "
+                f"{', '.join(map(str, stuck))} | {iqm(means):.1f} | {', '.join(f'{mean:.0f}' for mean in means)} | "
+                f"{', '.join('-' if value is None else f'{value:.2f}' for value in agreement)} |"
+            )
+        lines.append("")
+    return lines
+
+
+def report() -> str:
+    from benchmarks.compare import produced_by
+
+    text = [
+        "# Stuck greedy policies: measured, explained",
+        "",
+        f"Analyses by {produced_by(STUCK)}; training runs by `python -m benchmarks.tune` "
+        "(`benchmarks/tuning/COMMANDS.txt`); this report by `python -m benchmarks.stuck report`.",
+        "A run's final evaluation: 100 greedy episodes, each from its own seeded start state. Stuck: the",
+        "episode ended at the time limit on an env with a goal.",
+        "",
+        "## Training variants",
+        "",
+        *variants_section(),
+        "## Analyses",
+        "",
+    ]
+    for path in sorted(STUCK.glob("*.json")):
+        text += analysis_section(json.loads(path.read_text()))
+    if DISCUSSION.exists():
+        text += ["## What the evidence says", "", DISCUSSION.read_text().strip(), ""]
+    return "\n".join(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.stuck", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("analyse", help="analyse one saved model (and a control) on seeded start states")
+    run.add_argument("--env", required=True)
+    run.add_argument("--model", type=pathlib.Path, required=True)
+    run.add_argument("--control", type=pathlib.Path, default=None)
+    run.add_argument("--training-seed", type=int, default=None, help="start states of that seed's final evaluation")
+    run.add_argument("--first-seed", type=int, default=None, help="first start seed (default: from --training-seed)")
+    run.add_argument("--episodes", type=int, default=100)
+    run.add_argument("--loop", type=int, default=200, help="steps at the end of a stuck episode taken as its loop")
+    commands.add_parser("report", help="write docs/STUCK.md")
+    args = parser.parse_args()
+    if args.command == "analyse":
+        if args.first_seed is None and args.training_seed is None:
+            parser.error("give --training-seed (the benchmark's start states for that seed) or --first-seed")
+        first = args.first_seed if args.first_seed is not None else FINAL_FIRST_SEED + 1000 * args.training_seed
+        result = analyse(
+            args.env,
+            args.model.resolve(),
+            args.control and args.control.resolve(),
+            list(range(first, first + args.episodes)),
+            args.loop,
+        )
+        STUCK.mkdir(parents=True, exist_ok=True)
+        name = f"{args.env}_{args.model.stem}"
+        (STUCK / f"{name}.json").write_text(json.dumps(result, indent=1))
+        record_command(STUCK, command_line("benchmarks.stuck"))
+        print("\n".join(analysis_section(result)))
+    REPORT.write_text(report())
+    print(f"wrote {REPORT}")
+
+
+if __name__ == "__main__":
+    main()
