@@ -447,6 +447,15 @@ def targets(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
             if dqn:
                 theirs = iqm([run["final_eval_mean"] for run in dqn])
                 rows.append(row(env_id, "SARSA IQM >= DQN IQM", f"{ours:.1f} vs {theirs:.1f}", ours >= theirs, len(sarsa)))
+        if env_id != "CartPole-v1" and dqn and all("final" in run for run in sarsa + dqn):
+            ours = iqm([run["final"]["mean"] for run in sarsa])
+            theirs = iqm([run["final"]["mean"] for run in dqn])
+            measured = f"{ours:.1f} vs {theirs:.1f}"
+            rows.append(row(env_id, "SARSA IQM >= DQN IQM, 100 start states per seed", measured, ours >= theirs, len(sarsa)))
+            ours_stuck, theirs_stuck = (sum(run["final"]["stuck"] for run in runs) for runs in (sarsa, dqn))
+            measured = f"{ours_stuck}/{100 * len(sarsa)} vs {theirs_stuck}/{100 * len(dqn)}"
+            met = ours_stuck / len(sarsa) <= theirs_stuck / len(dqn)
+            rows.append(row(env_id, "SARSA stuck share <= DQN's, 100 start states per seed", measured, met, len(sarsa)))
         ratios = same_seed_ratios(per_algo.get("sarsa-same", []), dqn)
         if ratios is not None:
             seeds, speed, memory = ratios
@@ -455,14 +464,49 @@ def targets(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     return rows
 
 
+def last_three(run: dict[str, Any]) -> float:
+    """:return: the mean of the run's last three evaluations (steadier than the last one alone)"""
+    return sum(mean for _, mean in run["curve"][-3:]) / len(run["curve"][-3:])
+
+
+def final_table(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """:return: the table of the 100-start-state final evaluations and the last-three-evaluations statistic"""
+    lines = [
+        "| env | algorithm | seeds | IQM of 100-episode means [95% CI] | worst seed | stuck (sum) | seeds with any stuck |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    missing = []
+    for env_id in [env for env in ENVS if env in results]:
+        for algo in [a for a in ALGOS if a in results[env_id]]:
+            runs = [run for run in results[env_id][algo] if "final" in run]
+            if len(runs) < len(results[env_id][algo]):
+                missing.append(f"{env_id} {LABELS[algo]}: {len(results[env_id][algo]) - len(runs)}")
+            if not runs:
+                continue
+            means = [run["final"]["mean"] for run in runs]
+            point, low, high = iqm_with_ci(means)
+            stuck = [run["final"]["stuck"] for run in runs]
+            stuck_cells = "- | -" if None in stuck else f"{sum(stuck)}/{100 * len(runs)} | {sum(count > 0 for count in stuck)}"
+            lines.append(
+                f"| {env_id} | {LABELS[algo]} | {len(runs)} | {point:.1f} [{low:.1f}, {high:.1f}] | {min(means):.1f} | "
+                f"{stuck_cells} |"
+            )
+    if missing:
+        lines += [
+            "",
+            "Runs made before the 100-episode final evaluation existed (not in this table): " + "; ".join(missing) + ".",
+        ]
+    return lines
+
+
 def report(command: str) -> str:
     import numpy as np
 
     results = load_results()
     lines = [
-        "| env | algorithm | seeds | IQM final eval [95% CI] | final >= threshold | reached threshold "
-        "| median steps to threshold | steps/s | peak MiB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| env | algorithm | seeds | IQM final eval [95% CI] | IQM mean of last 3 evals | final >= threshold "
+        "| reached threshold | median steps to threshold | steps/s | peak MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     ratios = []
     for env_id in [env for env in ENVS if env in results]:
@@ -477,7 +521,8 @@ def report(command: str) -> str:
             final_ok = sum(final >= THRESHOLDS[env_id] for final in finals)
             lines.append(
                 f"| {env_id} | {LABELS[algo]} | {len(runs)} | {point:.1f} [{low:.1f}, {high:.1f}] | "
-                f"{final_ok}/{len(runs)} | {reached}/{len(runs)} (threshold {THRESHOLDS[env_id]:g}) | "
+                f"{iqm([last_three(run) for run in runs]):.1f} | {final_ok}/{len(runs)} | "
+                f"{reached}/{len(runs)} (threshold {THRESHOLDS[env_id]:g}) | "
                 f"{format_steps(median_steps_to_threshold(runs))} | "
                 f"{speed:.0f} | {memory:.0f} |"
             )
@@ -498,12 +543,22 @@ def report(command: str) -> str:
         "TD target differs). `DQN (dqn.yml, n_steps=3)` is a control: DQN's hyperparameters plus SB3's 3-step",
         "returns, which `sarsa.yml` uses on some envs. The targets compare SARSA with `DQN (dqn.yml)`.",
         "Every 5,000 steps: 20 deterministic episodes on a separate env. Final eval = the",
-        "last evaluation, at the end of the budget. IQM with a 95% stratified-bootstrap CI (rliable, 2,000 reps,",
+        "last evaluation, at the end of the budget; the mean of the last three evaluations (steps 90%-100%",
+        "of the budget) is a steadier statistic beside it. IQM with a 95% stratified-bootstrap CI (rliable, 2,000 reps,",
         f"bootstrap seed {BOOTSTRAP_SEED}: the same bounds on every run of the report). Median steps to",
         "threshold: over all seeds, a seed that never reached the threshold counting as infinitely many",
         "steps (`never` when those are half or more).",
         "",
         *lines,
+        "",
+        "## Final evaluation on 100 start states",
+        "",
+        "After training, the final model plays one greedy episode from each of 100 seeded start states",
+        f"(seeds {FINAL_FIRST_SEED} + 1000 k + i for training seed k; models kept in `benchmarks/models/`,",
+        "`--reevaluate` redoes this from them). Stuck: episodes that ended at the time limit on an env with",
+        "a goal (Acrobot-v1 at 500 steps, MountainCar-v0 at 200, LunarLander-v3 at 1,000), summed over seeds.",
+        "",
+        *final_table(results),
         "",
         "Ratios to DQN, run by run on the same seed (median over seeds): steps per second of training",
         "(evaluation time excluded) and peak resident memory of the run's process.",
