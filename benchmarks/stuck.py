@@ -292,7 +292,9 @@ def variants_section() -> list[str]:
             stuck = [result["final"]["stuck"] for result in results]
             means = [result["final"]["mean"] for result in results]
             agreement = [result.get("next_action_agreement") for result in results]
-            overrides = ", ".join(f"`{key}={value}`" for key, value in result["overrides"].items()) or "-"
+            overrides = ", ".join(f"`{key}={value}`" for key, value in results[0]["overrides"].items()) or "-"
+            if variant == "dqn":
+                overrides = "SB3's DQN, rl-zoo3's `dqn.yml`"
             seeds = f"{results[0]['seed']}-{results[-1]['seed']}"
             lines.append(
                 f"| {variant} | {overrides} | {seeds} | {sum(stuck)}/{100 * len(results)} | "
@@ -301,6 +303,33 @@ def variants_section() -> list[str]:
             )
         lines.append("")
     return lines
+
+
+def cliff_section() -> list[str]:
+    """:return: the cliff benchmark's greedy paths read as stuck or not (``python -m benchmarks.cliff``)"""
+    from benchmarks import cliff
+
+    results = cliff.load_results()
+    if not results:
+        return []
+    lines = [
+        "### CliffWalking-v1",
+        "",
+        "`CliffWalking-v1` always starts in the same cell and its greedy policy is deterministic, so 100",
+        "start states are 100 copies of one episode: a seed is stuck on all of them or on none. From",
+        "`python -m benchmarks.cliff` (10 seeds, the `CliffWalking-v1` entry, 100-step time limit,",
+        "[CLIFF.md](CLIFF.md)): a greedy path that never reaches the goal is stuck.",
+        "",
+        "| algorithm | seeds | stuck episodes (of 100 per seed) | stuck seeds |",
+        "|---|---|---|---|",
+    ]
+    for algo, runs in results.items():
+        stuck = [run["seed"] for run in runs if not run["reached_goal"]]
+        lines.append(
+            f"| {cliff.LABELS[algo]} | {len(runs)} | {100 * len(stuck)}/{100 * len(runs)} | "
+            f"{', '.join(map(str, stuck)) or '-'} |"
+        )
+    return [*lines, ""]
 
 
 def report() -> str:
@@ -317,6 +346,7 @@ def report() -> str:
         "## Training variants",
         "",
         *variants_section(),
+        *cliff_section(),
         "## Analyses",
         "",
     ]

@@ -54,6 +54,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "mse": {"loss": "mse"},
         # the target that does not use the stored a' (issue 15: are stale replayed a' the cause?)
         "expected": {"target": "expected"},
+        "mse-eps01": {"loss": "mse", "exploration_final_eps": 0.01},
     },
     "MountainCar-v0": {
         "base": {},
