@@ -91,6 +91,27 @@ def n_step_return(reward_seqs: np.ndarray, lengths: np.ndarray, gamma: float) ->
     return returns.astype(np.float32), discounts.astype(np.float32)
 
 
+def recent_indices(buffer: ReplayBuffer, batch_size: int, window: int) -> np.ndarray:
+    """
+    Buffer positions drawn uniformly among the newest ``window`` (each position holds one
+    transition per env; the env is drawn later, as in :meth:`ReplayBuffer.sample`).
+
+    With ``optimize_memory_usage`` and a full buffer, the oldest position is left out, as SB3 does:
+    its next observation has been overwritten.
+
+    :param window: how many of the newest positions; capped at those that can be sampled
+    :return: positions, shape ``(batch_size,)``
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}.")
+    stored = buffer.size()
+    valid = stored - 1 if buffer.full and buffer.optimize_memory_usage else stored
+    if valid < 1:
+        raise ValueError("Cannot sample from an empty replay buffer.")
+    offsets = np.random.randint(0, min(window, valid), size=batch_size)
+    return (buffer.pos - 1 - offsets) % buffer.buffer_size
+
+
 class NextActionStorage:
     """
     What the SARSA buffers share: the ``next_actions`` array and the sampling windows.
@@ -243,6 +264,10 @@ class SarsaReplayBuffer(NextActionStorage, ReplayBuffer):
     def sample(self, batch_size: int, env: VecNormalize | None = None) -> SarsaReplayBufferSamples:  # type: ignore[override]
         return super().sample(batch_size, env)  # type: ignore[return-value]
 
+    def sample_recent(self, batch_size: int, window: int, env: VecNormalize | None = None) -> SarsaReplayBufferSamples:
+        """Like :meth:`sample`, from the newest ``window`` positions only (:func:`recent_indices`)."""
+        return self._get_samples(recent_indices(self, batch_size, window), env)
+
     def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> SarsaReplayBufferSamples:  # type: ignore[override]
         env_indices, last_inds, rewards, dones, discounts = self._window(batch_inds, env)
         if self.optimize_memory_usage:  # the next observation is the next stored one
@@ -296,6 +321,10 @@ class DictSarsaReplayBuffer(NextActionStorage, DictReplayBuffer):
 
     def sample(self, batch_size: int, env: VecNormalize | None = None) -> DictSarsaReplayBufferSamples:  # type: ignore[override]
         return super().sample(batch_size, env)  # type: ignore[return-value]
+
+    def sample_recent(self, batch_size: int, window: int, env: VecNormalize | None = None) -> DictSarsaReplayBufferSamples:
+        """Like :meth:`sample`, from the newest ``window`` positions only (:func:`recent_indices`)."""
+        return self._get_samples(recent_indices(self, batch_size, window), env)
 
     def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> DictSarsaReplayBufferSamples:  # type: ignore[override]
         env_indices, last_inds, rewards, dones, discounts = self._window(batch_inds, env)

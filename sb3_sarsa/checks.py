@@ -134,3 +134,14 @@ def check_policy_kwargs(policy_class: type[BasePolicy], policy_kwargs: dict[str,
     softplus_head = (policy_kwargs or {}).get("softplus_head", False)
     if not isinstance(softplus_head, bool):
         raise ValueError(f"softplus_head must be True or False, got {softplus_head!r}.")
+
+
+def check_recency(recent_eta: float, recent_min_size: int) -> tuple[float, int]:
+    """
+    :return: the two Emphasizing-Recent-Experience parameters, checked
+    :raises ValueError: for an ``recent_eta`` outside (0, 1] or a ``recent_min_size`` below 1
+    """
+    if isinstance(recent_eta, bool) or not isinstance(recent_eta, (int, float)) or not 0.0 < recent_eta <= 1.0:
+        raise ValueError(f"recent_eta must be in (0, 1] (1: uniform replay), got {recent_eta!r}.")
+    _check_int("recent_min_size", recent_min_size, 1)
+    return float(recent_eta), int(recent_min_size)

@@ -20,9 +20,10 @@ from stable_baselines3.dqn import DQN
 from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
 
 from sb3_sarsa.buffers import DictSarsaReplayBuffer, NextActionStorage, SarsaReplayBuffer
-from sb3_sarsa.checks import check_parameters, check_policy_kwargs, check_spaces
+from sb3_sarsa.checks import check_parameters, check_policy_kwargs, check_recency, check_spaces
 from sb3_sarsa.her import HerSarsaReplayBuffer
 from sb3_sarsa.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SarsaPolicy, SarsaQNetwork
+from sb3_sarsa.recency import ere_window
 from sb3_sarsa.save_util import SARSA_FORMAT_KEY, atomic_open, check_sarsa_zip, find_saved_file, resolve_save_path
 from sb3_sarsa.targets import check_loss, check_target, expected_sarsa_target, next_action_agreement, sarsa_target, td_loss
 
@@ -132,6 +133,12 @@ class SARSA(DQN):
         to their mean, the value of the epsilon-greedy policy. ``"huber"`` converges near their
         median, which ignores rare large losses (a fall off a cliff) and so learns values between
         the on-policy and the greedy ones. Default ``"huber"`` until sb3-sarsa 0.1.0.
+    :param recent_eta: Emphasizing Recent Experience (Wang & Ross, 2019; :mod:`sb3_sarsa.recency`):
+        the k-th of the K gradient steps of a ``train()`` call samples from the newest
+        ``max(N * recent_eta ** (k * 1000 / K), recent_min_size)`` of the N stored transitions, so
+        replayed next actions come more often from recent policies. ``1.0`` (default): uniform
+        replay, as DQN. Not with HER (its buffer samples whole episodes).
+    :param recent_min_size: the smallest window of ``recent_eta``
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -180,10 +187,13 @@ class SARSA(DQN):
         device: th.device | str = "auto",
         target: str = "sarsa",
         loss: str = "mse",
+        recent_eta: float = 1.0,
+        recent_min_size: int = 2500,
         _init_setup_model: bool = True,
     ) -> None:
         self.target = check_target(target)
         self.loss = check_loss(loss)
+        self.recent_eta, self.recent_min_size = check_recency(recent_eta, recent_min_size)
         if _init_setup_model:
             # On load (_init_setup_model=False) the saved values replace these defaults anyway.
             check_parameters(
@@ -265,6 +275,12 @@ class SARSA(DQN):
             raise TypeError(
                 f"replay_buffer_class must store next actions (a subclass of SarsaReplayBuffer, "
                 f"DictSarsaReplayBuffer or HerSarsaReplayBuffer), got {self.replay_buffer_class.__name__}."
+            )
+        if self.recent_eta < 1.0 and not hasattr(self.replay_buffer_class, "sample_recent"):
+            raise ValueError(
+                f"recent_eta={self.recent_eta} needs a buffer that can sample its newest transitions "
+                f"(SarsaReplayBuffer, DictSarsaReplayBuffer); {self.replay_buffer_class.__name__} cannot: "
+                "use recent_eta=1.0."
             )
         if self.replay_buffer is None:
             buffer_kwargs = {"n_steps": self.n_steps, "gamma": self.gamma, **self.replay_buffer_kwargs}
@@ -450,8 +466,14 @@ class SARSA(DQN):
             self._agreement_update is None
             or self._n_updates + gradient_steps - self._agreement_update >= self.AGREEMENT_INTERVAL
         )
+        windows = []
         for step in range(gradient_steps):
-            replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
+            if self.recent_eta < 1.0:
+                window = ere_window(self.replay_buffer.size(), step + 1, gradient_steps, self.recent_eta, self.recent_min_size)
+                windows.append(window)
+                replay_data = self.replay_buffer.sample_recent(batch_size, window, env=self._vec_normalize_env)
+            else:
+                replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
             discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
             measure = self.target == "expected" or (due and step == gradient_steps - 1)
 
@@ -493,6 +515,8 @@ class SARSA(DQN):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/loss", np.mean(losses))
         self.logger.record("train/q_mean", np.mean(q_means))
+        if windows:
+            self.logger.record("train/recent_window", np.mean(windows))
         if agreements:
             self._agreement, self._agreement_update = float(np.mean(agreements)), self._n_updates
         if self._agreement is not None:

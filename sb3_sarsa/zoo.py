@@ -27,9 +27,13 @@ ALGO = "sarsa"
 #: Envs whose rewards are never negative: the sampler may try ``softplus_head=True`` there.
 NON_NEGATIVE_REWARD_ENVS = frozenset({"CartPole-v0", "CartPole-v1"})
 #: Parameters of the search space that are SARSA's own (the rest are DQN's, as rl-zoo3 samples them).
-SARSA_SEARCH_KEYS = ("target", "loss", "n_steps", "softplus_head", "buffer_size")
+SARSA_SEARCH_KEYS = ("target", "loss", "n_steps", "softplus_head", "buffer_size", "recent_eta")
 #: Replay buffer sizes the sampler tries: small buffers hold next actions drawn by recent policies.
 BUFFER_SIZES = (5_000, 20_000, 100_000, 1_000_000)
+#: Emphasis on recent experience the sampler tries (``recent_eta``; 1.0: uniform replay). The last update of a
+#: ``train()`` call then samples from the newest 37%, 1.8% and 0.004% of the buffer (``eta ** 1000``), or
+#: ``recent_min_size`` transitions if that is more.
+RECENT_ETAS = (1.0, 0.999, 0.996, 0.99)
 #: Optuna user attribute of a SARSA trial: its last ``train/next_action_agreement``.
 AGREEMENT_ATTR = "next_action_agreement"
 
@@ -42,7 +46,8 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
     Optuna sampler for SARSA, registered as ``rl_zoo3.hyperparams_opt.HYPERPARAMS_SAMPLER["sarsa"]``.
 
     DQN's search space as rl-zoo3 defines it, plus SARSA's ``target``, ``loss`` and ``n_steps``,
-    ``buffer_size`` (:data:`BUFFER_SIZES`: how old the replayed next actions may be), and
+    ``buffer_size`` (:data:`BUFFER_SIZES`: how old the replayed next actions may be),
+    ``recent_eta`` (:data:`RECENT_ETAS`: Emphasizing Recent Experience, :mod:`sb3_sarsa.recency`), and
     ``softplus_head`` on envs whose rewards are never negative. Each trial records its last
     ``train/next_action_agreement`` as the user attribute :data:`AGREEMENT_ATTR`.
 
@@ -65,6 +70,7 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
         "loss": trial.suggest_categorical("loss", ["huber", "mse"]),
         "n_steps": trial.suggest_categorical("n_steps", [1, 3, 5]),
         "buffer_size": trial.suggest_categorical("buffer_size", list(BUFFER_SIZES)),
+        "recent_eta": trial.suggest_categorical("recent_eta", list(RECENT_ETAS)),
     }
     params["subsample_steps"] = trial.suggest_int("subsample_steps", 1, min(params["train_freq"], 8))
     if _context["env_id"] in NON_NEGATIVE_REWARD_ENVS:

@@ -244,7 +244,7 @@ def test_sampler_and_converter_agree(monkeypatch: pytest.MonkeyPatch) -> None:
             sampled = zoo.sample_sarsa_params(trial, n_actions=2, n_envs=1, additional_args={})
             assert zoo.convert_sarsa_params(trial.params) == sampled
             assert sampled["target"] in ("sarsa", "expected") and sampled["n_steps"] in (1, 3, 5)
-            assert sampled["buffer_size"] in zoo.BUFFER_SIZES
+            assert sampled["buffer_size"] in zoo.BUFFER_SIZES and sampled["recent_eta"] in zoo.RECENT_ETAS
             assert ("softplus_head" in sampled["policy_kwargs"]) == has_softplus
             study.tell(trial, 0.0)
 
