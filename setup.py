@@ -99,12 +99,14 @@ setup(
             "box2d==2.3.10",
             "tensorboard",
             "psycopg[binary]",  # the PostgreSQL study test
+            "scikit-learn",  # Optuna's fANOVA parameter importances (benchmarks.search's report)
         ],
         "box2d": ["box2d==2.3.10", "pygame"],
         # AtariWrapper resizes frames with OpenCV.
         "atari": ["ale-py>=0.9", "opencv-python-headless"],
-        # Optuna studies on PostgreSQL: --storage postgresql+psycopg://... (benchmarks/pg_server.py).
-        "search": ["psycopg[binary]"],
+        # Optuna studies on PostgreSQL: --storage postgresql+psycopg://... (benchmarks/pg_server.py);
+        # scikit-learn for Optuna's fANOVA parameter importances (benchmarks/search.py).
+        "search": ["psycopg[binary]", "scikit-learn"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -202,3 +202,68 @@ def test_final_evaluation_record_and_its_redo_from_the_kept_model(tmp_path) -> N
     assert redone["final"]["stuck"] == 100
     # no kept model: the result is left as it was
     assert json.loads((tmp_path / "results" / "MountainCar-v0" / "dqn_seed3.json").read_text())["final"] is None
+
+
+def test_search_report_export_and_restore(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import optuna
+
+    from benchmarks import search
+    from sb3_sarsa.zoo import AGREEMENT_ATTR
+
+    monkeypatch.setattr(search, "SEARCH", tmp_path / "search")
+    monkeypatch.setattr(search, "DOCS", tmp_path / "docs")
+    (tmp_path / "docs").mkdir()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    server = search.journal_storage(tmp_path / "server.log")  # stands for the PostgreSQL server
+    study = optuna.create_study(study_name="sarsa_LunarLander-v3", storage=server, direction="maximize")
+    distributions = {
+        "loss": optuna.distributions.CategoricalDistribution(["huber", "mse"]),
+        "learning_rate": optuna.distributions.FloatDistribution(1e-5, 1e-2, log=True),
+    }
+    for loss, rate, value, agreement in [
+        ("mse", 1e-3, 210.0, 0.9),
+        ("huber", 1e-4, -50.0, 0.5),
+        ("mse", 3e-4, 120.0, 0.7),
+        ("huber", 2e-3, 150.0, 0.8),
+    ]:
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"loss": loss, "learning_rate": rate},
+                distributions=distributions,
+                value=value,
+                user_attrs={AGREEMENT_ATTR: agreement},
+                intermediate_values={0: value - 30, 1: value - 20, 2: value - 10, 3: value},
+            )
+        )
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"loss": "mse", "learning_rate": 1e-5},
+            distributions=distributions,
+            state=optuna.trial.TrialState.PRUNED,
+            intermediate_values={0: -300.0},
+        )
+    )
+    assert search.export("LunarLander-v3", server) == 5
+    # A fresh server (another machine) gets the study back from the journal copy, once.
+    fresh = search.journal_storage(tmp_path / "fresh.log")
+    assert search.restore("LunarLander-v3", fresh) and not search.restore("LunarLander-v3", fresh)
+    restored = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=fresh)
+    assert [trial.value for trial in restored.trials] == [trial.value for trial in study.trials]
+    text = search.report("LunarLander-v3", search.load_study("LunarLander-v3", None), "test")
+    assert search.report_path("LunarLander-v3").name == "SEARCH_LUNARLANDER.md"
+    assert "Trials: 5 (4 complete, 1 pruned, 0 failed, 0 running or interrupted)." in text
+    # best first, with the mean of the last three evaluations: (190 + 200 + 210) / 3 = 200
+    assert "| 0 | 210.0 | 200.0 | 0.900 | 0.001 | mse |" in text
+    # agreement and return rank the same way in this study: Spearman 1.00
+    assert "Spearman rank correlation over the 4 complete trials that recorded it: 1.00." in text
+    assert "| loss |" in text and "| learning_rate |" in text
+    assert (tmp_path / "docs" / "search_lunarlander_history.png").exists()
+    assert (tmp_path / "docs" / "search_lunarlander_agreement.png").exists()
+
+
+def test_rank_correlation_with_ties() -> None:
+    from benchmarks.search import rank_correlation
+
+    assert rank_correlation([1.0, 2.0, 3.0], [30.0, 20.0, 10.0]) == pytest.approx(-1.0)
+    # ranks (0.5, 0.5, 2) against (0, 1, 2): Pearson of the ranks
+    assert rank_correlation([5.0, 5.0, 9.0], [1.0, 2.0, 3.0]) == pytest.approx(np.corrcoef([0.5, 0.5, 2], [0, 1, 2])[0, 1])

@@ -1,0 +1,426 @@
+"""
+The hyperparameter search of ``sarsa.yml``: rl-zoo3's own ``-optimize``, several workers, one Optuna
+study on a PostgreSQL server, resumable across days and machines.
+
+    python -m benchmarks.search run --env LunarLander-v3 --trials 10      # 2 workers x 10 trials each
+    python -m benchmarks.search report --env LunarLander-v3               # docs/SEARCH_LUNARLANDER.md
+    python -m benchmarks.search confirm --env LunarLander-v3 --top 3 --seeds 10
+
+``run`` starts (or reuses) the throw-away server of ``benchmarks.pg_server`` in ``--pg-dir``, then
+``--workers`` processes of ``rl_zoo3 train --algo sarsa -optimize`` (TPE sampler, median pruner, SARSA's
+search space of ``sb3_sarsa.zoo``) that add trials to the study ``sarsa_<env>``; a trial trains for
+``-n`` steps (default: dqn.yml's budget for the env) and is evaluated ``--n-evaluations`` times. When the
+workers end, the study is copied to ``benchmarks/search/<env>.journal`` (Optuna's journal format, in
+git): a later ``run`` on a server without the study (another machine, a new folder) starts from that
+copy, so stopping and starting again loses only the trials that were running. ``export`` makes the
+copy at any time.
+
+``report`` writes ``docs/SEARCH_<ENV>.md`` and its plots from the study (the server's if it runs, else
+the journal copy): trials by state, the best ones with their parameters, the mean of each one's last
+three evaluations beside its final one, parameter importances, and how ``train/next_action_agreement``
+(recorded by every trial) relates to the final return.
+
+``confirm`` re-runs the ``--top`` best completed trials' configurations on ``--seeds`` fresh seeds
+(300, 301, ...: seeds neither the benchmark, the tuning runs nor the search used) with the benchmark's
+budget and evaluation (``benchmarks.compare.run_one``), resumable, and adds the table to the report.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+from benchmarks.compare import (
+    MODELS,
+    ROOT,
+    command_line,
+    iqm,
+    pending_runs,
+    record_command,
+    run_one,
+    run_processes,
+    write_result,
+)
+
+SEARCH = ROOT / "benchmarks" / "search"
+DOCS = ROOT / "docs"
+CONFIRM_FIRST_SEED = 300
+
+
+def study_name(env_id: str) -> str:
+    return f"sarsa_{env_id}"
+
+
+def journal_path(env_id: str) -> pathlib.Path:
+    return SEARCH / f"{env_id}.journal"
+
+
+def report_path(env_id: str) -> pathlib.Path:
+    return DOCS / f"SEARCH_{re.sub(r'-v[0-9]+$', '', env_id).upper()}.md"
+
+
+def journal_storage(path: pathlib.Path) -> Any:
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def optuna_storage(spec: str) -> Any:
+    """:return: what Optuna's API takes for ``spec``: a journal file (``*.log``, as rl-zoo3 reads it) or a URL"""
+    return journal_storage(pathlib.Path(spec)) if spec.endswith(".log") else spec
+
+
+def has_study(storage: Any, name: str) -> bool:
+    import optuna
+
+    return any(summary.study_name == name for summary in optuna.get_all_study_summaries(storage))
+
+
+def restore(env_id: str, storage: Any) -> bool:
+    """Copy the journal copy of the study into ``storage`` if the study is not there yet.
+
+    :return: whether a copy was made
+    """
+    import optuna
+
+    name = study_name(env_id)
+    if has_study(storage, name) or not journal_path(env_id).exists():
+        return False
+    optuna.copy_study(from_study_name=name, from_storage=journal_storage(journal_path(env_id)), to_storage=storage)
+    return True
+
+
+def export(env_id: str, storage: Any) -> int:
+    """Copy the study from ``storage`` to ``benchmarks/search/<env>.journal`` (replacing the last copy).
+
+    :return: the number of trials copied
+    """
+    import optuna
+
+    name = study_name(env_id)
+    SEARCH.mkdir(parents=True, exist_ok=True)
+    temporary = journal_path(env_id).with_suffix(".journal.tmp")
+    temporary.unlink(missing_ok=True)
+    optuna.copy_study(from_study_name=name, from_storage=storage, to_storage=journal_storage(temporary))
+    temporary.replace(journal_path(env_id))
+    return len(optuna.load_study(study_name=name, storage=storage).trials)
+
+
+def server_url(pg_dir: pathlib.Path) -> str:
+    """:return: the URL of the server of ``pg_dir``, started if it is not running"""
+    from benchmarks import pg_server
+
+    port_file = pg_dir / "port"
+    if port_file.exists() and (pg_dir / "data" / "postmaster.pid").exists():
+        return pg_server.url(int(port_file.read_text()))
+    return pg_server.start(pg_dir)
+
+
+def dqn_budget(env_id: str) -> int:
+    from benchmarks.compare import hyperparameters
+
+    return hyperparameters(env_id, "dqn")[1]
+
+
+def worker_command(env_id: str, url: str, trials: int, budget: int, seed: int, args: argparse.Namespace) -> list[str]:
+    """:return: one ``rl_zoo3 train -optimize`` worker, adding ``trials`` trials to the shared study"""
+    beside = pathlib.Path(sys.executable).parent / "rl_zoo3"  # this environment's, before any other on PATH
+    rl_zoo3 = str(beside) if beside.exists() else shutil.which("rl_zoo3") or "rl_zoo3"
+    return [
+        rl_zoo3, "train", "--algo", "sarsa", "--env", env_id, "-optimize",
+        "--n-trials", str(trials), "--n-jobs", "1", "-n", str(budget),
+        "--sampler", "tpe", "--pruner", "median", "--n-startup-trials", str(args.startup_trials),
+        "--n-evaluations", str(args.n_evaluations), "--eval-episodes", str(args.eval_episodes),
+        "--storage", url, "--study-name", study_name(env_id), "--seed", str(seed),
+        "--no-optim-plots", "-f", str(args.log_dir / env_id / f"worker_seed{seed}"),
+    ]  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> None:
+    import optuna
+
+    url = args.storage or server_url(args.pg_dir)
+    storage = optuna_storage(url)
+    if restore(args.env, storage):
+        print(f"restored the study from {journal_path(args.env).relative_to(ROOT)}", flush=True)
+    name = study_name(args.env)
+    existing = len(optuna.load_study(study_name=name, storage=storage).trials) if has_study(storage, name) else 0
+    budget = args.n_timesteps or dqn_budget(args.env)
+    # Each worker gets a seed no earlier worker of this study had: 1000 + trials so far + its index.
+    commands = [worker_command(args.env, url, args.trials, budget, 1000 + existing + k, args) for k in range(args.workers)]
+    print(f"study {name} at {url}: {existing} trials so far", flush=True)
+    print(f"{args.workers} workers x {args.trials} trials, {budget} steps each", flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    logs = []
+    for command in commands:
+        log = args.log_dir / args.env / f"{pathlib.Path(command[command.index('-f') + 1]).name}.txt"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        logs.append(log)
+        print("  " + " ".join(command[1:]), flush=True)
+    try:
+        with contextlib.ExitStack() as files:
+            outputs = [files.enter_context(open(log, "w")) for log in logs]
+            processes = [
+                subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+                for command, output in zip(commands, outputs)
+            ]
+            codes = [process.wait() for process in processes]
+    finally:
+        if has_study(storage, name):
+            print(f"exported {export(args.env, storage)} trials to {journal_path(args.env).relative_to(ROOT)}", flush=True)
+    failed = [str(log) for code, log in zip(codes, logs) if code != 0]
+    if failed:
+        raise SystemExit(f"workers failed, see {', '.join(failed)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+def rank_correlation(x: list[float], y: list[float]) -> float:
+    """:return: Spearman's rank correlation (ties get their average rank)"""
+    import numpy as np
+
+    def ranks(values: list[float]) -> np.ndarray:
+        array = np.asarray(values, dtype=float)
+        order = array.argsort()
+        ranked = np.empty(len(array))
+        ranked[order] = np.arange(len(array), dtype=float)
+        for value in np.unique(array):  # average rank of ties
+            ranked[array == value] = ranked[array == value].mean()
+        return ranked
+
+    if len(x) < 2:
+        return float("nan")
+    return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
+
+
+def last_three(trial: Any) -> float | None:
+    """:return: the mean of a trial's last three reported evaluations (rl-zoo3 reports each one)"""
+    values = [trial.intermediate_values[step] for step in sorted(trial.intermediate_values)][-3:]
+    return sum(values) / len(values) if values else None
+
+
+def load_study(env_id: str, storage: str | None) -> Any:
+    import optuna
+
+    source = optuna_storage(storage) if storage is not None else journal_storage(journal_path(env_id))
+    return optuna.load_study(study_name=study_name(env_id), storage=source)
+
+
+def report(env_id: str, study: Any, source: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+
+    from sb3_sarsa.zoo import AGREEMENT_ATTR
+
+    trials = study.trials
+    states = [trial.state.name for trial in trials]
+    complete = sorted((t for t in trials if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: -t.value)
+    stem = report_path(env_id).stem.lower()
+    lines = [
+        f"# Hyperparameter search: SARSA on {env_id}",
+        "",
+        f"Study `{study_name(env_id)}` ({source}), written by `python -m benchmarks.search report --env {env_id}`;",
+        f"trials added by {produced_by_search(env_id)}. Each trial: rl-zoo3's `-optimize` objective (the",
+        "mean return of the last evaluation; median pruner on the intermediate ones), SARSA's search space",
+        "(`sb3_sarsa.zoo.sample_sarsa_params`).",
+        "",
+        f"Trials: {len(trials)} ({states.count('COMPLETE')} complete, {states.count('PRUNED')} pruned, "
+        f"{states.count('FAIL')} failed, {states.count('RUNNING')} running or interrupted).",
+        "",
+    ]
+    if complete:
+        keys = sorted({key for trial in complete for key in trial.params})
+        lines += [
+            "## Best complete trials",
+            "",
+            "| trial | final eval | mean of last 3 evals | next_action_agreement | " + " | ".join(keys) + " |",
+            "|---|---|---|---|" + "---|" * len(keys),
+        ]
+        for trial in complete[:10]:
+            agreement = trial.user_attrs.get(AGREEMENT_ATTR)
+            three = last_three(trial)
+            cells = [shown_value(trial.params.get(key, "-")) for key in keys]
+            lines.append(
+                f"| {trial.number} | {trial.value:.1f} | {'-' if three is None else f'{three:.1f}'} | "
+                f"{'-' if agreement is None else f'{agreement:.3f}'} | " + " | ".join(cells) + " |"
+            )
+        lines.append("")
+        paired = [(t.user_attrs[AGREEMENT_ATTR], t.value) for t in complete if t.user_attrs.get(AGREEMENT_ATTR) is not None]
+        if len(paired) >= 3:
+            rho = rank_correlation([a for a, _ in paired], [v for _, v in paired])
+            lines += [
+                "## `train/next_action_agreement` and the final return",
+                "",
+                f"Spearman rank correlation over the {len(paired)} complete trials that recorded it: {rho:.2f}.",
+                f"![agreement against return]({stem}_agreement.png)",
+                "",
+            ]
+            figure, axis = plt.subplots(figsize=(5, 4))
+            axis.scatter([a for a, _ in paired], [v for _, v in paired], s=12)
+            axis.set_xlabel("last train/next_action_agreement")
+            axis.set_ylabel("final eval mean return")
+            axis.set_title(f"{env_id}: {len(paired)} complete trials")
+            figure.tight_layout()
+            figure.savefig(DOCS / f"{stem}_agreement.png", dpi=100)
+            plt.close(figure)
+        if len(complete) >= 2:
+            importances = optuna.importance.get_param_importances(
+                study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+            )
+            lines += [
+                "## Parameter importances (fANOVA, Optuna, seed 0)",
+                "",
+                "| parameter | importance |",
+                "|---|---|",
+                *[f"| {key} | {value:.3f} |" for key, value in importances.items()],
+                "",
+                f"![optimization history]({stem}_history.png)",
+                "",
+            ]
+            optuna.visualization.matplotlib.plot_optimization_history(study)
+            history = plt.gcf()
+            history.tight_layout()
+            history.savefig(DOCS / f"{stem}_history.png", dpi=100)
+            plt.close(history)
+    lines += confirm_section(env_id)
+    return "\n".join(lines)
+
+
+def shown_value(value: Any) -> str:
+    """:return: a parameter value as the report prints it (floats to 4 significant digits)"""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def produced_by_search(env_id: str) -> str:
+    from benchmarks.compare import produced_by
+
+    return produced_by(SEARCH / env_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Confirmation on fresh seeds
+# --------------------------------------------------------------------------------------------
+def confirm_path(env_id: str, trial: int, seed: int) -> pathlib.Path:
+    return SEARCH / env_id / f"trial{trial}_seed{seed}.json"
+
+
+def trial_overrides(env_id: str, trial: int) -> dict[str, Any]:
+    """:return: SARSA's constructor arguments of a trial, as ``rl_zoo3 --trial-id`` rebuilds them"""
+    from sb3_sarsa.zoo import convert_sarsa_params
+
+    study = load_study(env_id, None)
+    params = convert_sarsa_params(study.trials[trial].params)
+    return params
+
+
+def confirm(env_id: str, top: int, seeds: int, jobs: int) -> None:
+    import optuna
+
+    study = load_study(env_id, None)
+    complete = sorted((t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: -t.value)
+    keys = [
+        (env_id, trial.number, seed)
+        for seed in range(CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + seeds)
+        for trial in complete[:top]
+    ]
+    runs = pending_runs("benchmarks.search", keys, confirm_path, label_prefix="trial ")
+    print(f"{len(runs)} runs to do, {jobs} at a time", flush=True)
+    run_processes(
+        runs,
+        jobs,
+        lambda result: f"final eval {result['final_eval_mean']:.1f}, 100 start states {result['final']['mean']:.1f}",
+    )
+
+
+def confirm_section(env_id: str) -> list[str]:
+    folder = SEARCH / env_id
+    runs: dict[int, list[dict[str, Any]]] = {}
+    for path in sorted(folder.glob("trial*_seed*.json")):
+        result = json.loads(path.read_text())
+        runs.setdefault(result["trial"], []).append(result)
+    if not runs:
+        return []
+    lines = [
+        "## The best trials on fresh seeds",
+        "",
+        f"`python -m benchmarks.search confirm`: seeds {CONFIRM_FIRST_SEED} and up, the benchmark's budget and",
+        "evaluation; the final evaluation plays 100 seeded start states.",
+        "",
+        "| trial | seeds | IQM of 100-episode means | IQM final eval | stuck (sum) | 100-episode mean per seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for trial, results in sorted(runs.items()):
+        results.sort(key=lambda result: result["seed"])
+        means = [result["final"]["mean"] for result in results]
+        stuck = [result["final"]["stuck"] for result in results]
+        lines.append(
+            f"| {trial} | {len(results)} | {iqm(means):.1f} | {iqm([r['final_eval_mean'] for r in results]):.1f} | "
+            f"{'-' if None in stuck else sum(stuck)} | {', '.join(f'{mean:.0f}' for mean in means)} |"
+        )
+    return [*lines, ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.search", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("run", help="add trials to the study with several rl-zoo3 workers")
+    start.add_argument("--env", required=True)
+    start.add_argument("--trials", type=int, default=10, help="trials per worker")
+    start.add_argument("--workers", type=int, default=2)
+    start.add_argument("--pg-dir", type=pathlib.Path, default=pathlib.Path("/tmp/sb3_sarsa_pg"), help="the server's folder")
+    start.add_argument("--storage", default=None, help="an Optuna storage URL instead of the server of --pg-dir")
+    start.add_argument("-n", "--n-timesteps", type=int, default=None, help="steps per trial (default: dqn.yml's)")
+    start.add_argument("--n-evaluations", type=int, default=10)
+    start.add_argument("--eval-episodes", type=int, default=10)
+    start.add_argument("--startup-trials", type=int, default=10, help="random trials before TPE")
+    start.add_argument("--log-dir", type=pathlib.Path, default=ROOT / "logs" / "search")
+    for name, text in (("report", "write docs/SEARCH_<ENV>.md"), ("export", "copy the study to benchmarks/search/")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--env", required=True)
+        sub.add_argument("--storage", default=None, help="default: the journal copy in benchmarks/search/")
+    check = commands.add_parser("confirm", help="re-run the best trials on fresh seeds")
+    check.add_argument("--env", required=True)
+    check.add_argument("--top", type=int, default=3)
+    check.add_argument("--seeds", type=int, default=10)
+    check.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--run", nargs=3, metavar=("ENV", "TRIAL", "SEED"), help=argparse.SUPPRESS)
+    if "--run" in sys.argv:  # one confirmation run, in its own process
+        env_id, trial, seed = sys.argv[sys.argv.index("--run") + 1 : sys.argv.index("--run") + 4]
+        overrides = trial_overrides(env_id, int(trial))
+        saved = MODELS / "search" / env_id / f"trial{trial}_seed{seed}.zip"
+        result = run_one(env_id, "sarsa", int(seed), 5000, 20, overrides=overrides, model_path=saved)
+        result.update(trial=int(trial), overrides={key: repr(value) for key, value in overrides.items()})
+        write_result(confirm_path(env_id, int(trial), int(seed)), result)
+        return
+    args = parser.parse_args()
+    if args.command == "run":
+        record_command(SEARCH / args.env, command_line("benchmarks.search"))
+        run(args)
+    elif args.command == "export":
+        if args.storage is None:
+            parser.error("export needs --storage (the server's URL)")
+        print(f"exported {export(args.env, optuna_storage(args.storage))} trials")
+    elif args.command == "confirm":
+        record_command(SEARCH / args.env, command_line("benchmarks.search"))
+        confirm(args.env, args.top, args.seeds, args.jobs)
+    if args.command in ("report", "confirm", "run") and (args.command == "report" or journal_path(args.env).exists()):
+        storage = getattr(args, "storage", None) if args.command == "report" else None
+        study = load_study(args.env, storage)
+        source = "the server" if storage else f"`{journal_path(args.env).relative_to(ROOT)}`"
+        report_path(args.env).write_text(report(args.env, study, source))
+        print(f"wrote {report_path(args.env)}")
+
+
+if __name__ == "__main__":
+    main()
