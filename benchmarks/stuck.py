@@ -269,15 +269,11 @@ def analysis_section(result: dict[str, Any]) -> list[str]:
 def variants_section() -> list[str]:
     """:return: the tuning runs with a 100-episode final evaluation: stuck episodes per variant, per seed"""
     from benchmarks.compare import iqm
-    from benchmarks.tune import TUNING
+    from benchmarks.tune import TUNING, load_variants, overrides_text
 
     lines = []
     for env_dir in sorted(path for path in TUNING.glob("*") if path.is_dir()):
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for path in sorted(env_dir.glob("*.json")):
-            result = json.loads(path.read_text())
-            if "final" in result:
-                runs.setdefault(result["variant"], []).append(result)
+        runs = load_variants(env_dir, keep=lambda result: "final" in result)
         if not runs:
             continue
         lines += [
@@ -288,13 +284,10 @@ def variants_section() -> list[str]:
             "|---|---|---|---|---|---|---|---|",
         ]
         for variant, results in runs.items():
-            results.sort(key=lambda result: result["seed"])
             stuck = [result["final"]["stuck"] for result in results]
             means = [result["final"]["mean"] for result in results]
             agreement = [result.get("next_action_agreement") for result in results]
-            overrides = ", ".join(f"`{key}={value}`" for key, value in results[0]["overrides"].items()) or "-"
-            if variant == "dqn":
-                overrides = "SB3's DQN, rl-zoo3's `dqn.yml`"
+            overrides = overrides_text(variant, results[0])
             seeds = f"{results[0]['seed']}-{results[-1]['seed']}"
             lines.append(
                 f"| {variant} | {overrides} | {seeds} | {sum(stuck)}/{100 * len(results)} | "

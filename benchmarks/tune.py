@@ -94,6 +94,28 @@ def schedule(env_id: str, variants: list[str], seeds: int, jobs: int, first_seed
     )
 
 
+def load_variants(env_dir: pathlib.Path, keep: Any = None) -> dict[str, list[dict[str, Any]]]:
+    """
+    :param keep: a test a result must pass to be kept (default: every result)
+    :return: the tuning results of one env's folder, by variant (in file order), each list sorted by seed
+    """
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(env_dir.glob("*.json")):
+        result = json.loads(path.read_text())
+        if keep is None or keep(result):
+            runs.setdefault(result["variant"], []).append(result)
+    for results in runs.values():
+        results.sort(key=lambda result: result["seed"])
+    return runs
+
+
+def overrides_text(variant: str, result: dict[str, Any]) -> str:
+    """:return: what a variant changes, as the reports print it"""
+    if variant == DQN_CONTROL:
+        return "SB3's DQN, rl-zoo3's `dqn.yml`"
+    return ", ".join(f"`{key}={value}`" for key, value in result["overrides"].items()) or "-"
+
+
 def report() -> str:
     lines = [
         "# Tuning runs for `hyperparams/sarsa.yml`",
@@ -107,10 +129,7 @@ def report() -> str:
         "",
     ]
     for env_dir in sorted(path for path in TUNING.glob("*") if path.is_dir()):
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for path in sorted(env_dir.glob("*.json")):
-            result = json.loads(path.read_text())
-            runs.setdefault(result["variant"], []).append(result)
+        runs = load_variants(env_dir)
         env_id = env_dir.name
         lines += [
             f"## {env_id} (threshold {THRESHOLDS[env_id]:g})",
@@ -120,13 +139,12 @@ def report() -> str:
             "|---|---|---|---|---|---|---|---|",
         ]
         for variant, results in runs.items():
-            results.sort(key=lambda result: result["seed"])
             finals = [result["final_eval_mean"] for result in results]
             reached = sum(result["first_step_to_threshold"] is not None for result in results)
             at_end = sum(final >= THRESHOLDS[env_id] for final in finals)
-            overrides = ", ".join(f"`{key}={value}`" for key, value in results[0]["overrides"].items()) or "-"
             lines.append(
-                f"| {variant} | {overrides} | {len(results)} | {iqm(finals):.1f} | {sum(finals) / len(finals):.1f} | "
+                f"| {variant} | {overrides_text(variant, results[0])} | {len(results)} | {iqm(finals):.1f} | "
+                f"{sum(finals) / len(finals):.1f} | "
                 f"{', '.join(f'{final:.0f}' for final in finals)} | {reached} reached, {at_end} at the end | "
                 f"{format_steps(median_steps_to_threshold(results))} |"
             )
