@@ -267,3 +267,26 @@ def test_rank_correlation_with_ties() -> None:
     assert rank_correlation([1.0, 2.0, 3.0], [30.0, 20.0, 10.0]) == pytest.approx(-1.0)
     # ranks (0.5, 0.5, 2) against (0, 1, 2): Pearson of the ranks
     assert rank_correlation([5.0, 5.0, 9.0], [1.0, 2.0, 3.0]) == pytest.approx(np.corrcoef([0.5, 0.5, 2], [0, 1, 2])[0, 1])
+
+
+def test_stuck_analysis_of_a_model_that_never_reaches_the_goal(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from stable_baselines3 import DQN
+
+    from benchmarks.stuck import analyse, analysis_section, load_model
+
+    SARSA("MlpPolicy", "MountainCar-v0", seed=0).save(tmp_path / "sarsa.zip")
+    DQN("MlpPolicy", "MountainCar-v0", seed=0).save(tmp_path / "dqn.zip")
+    assert isinstance(load_model(tmp_path / "sarsa.zip"), SARSA) and isinstance(load_model(tmp_path / "dqn.zip"), DQN)
+    # Untrained, neither climbs the hill in 200 steps: every episode is stuck, for every way of acting.
+    result = analyse("MountainCar-v0", tmp_path / "sarsa.zip", tmp_path / "dqn.zip", [5, 6], loop=50)
+    assert result["stuck_seeds"] == [5, 6] and result["start_seeds"] == [5, 6]
+    assert {way: found["stuck"] for way, found in result["outcomes"]["model"].items()} == dict.fromkeys(
+        result["outcomes"]["model"], 2
+    )
+    assert result["in_loops"]["states"] == 100 and result["in_successful_episodes"] == {"states": 0}
+    assert 0.0 <= result["in_loops"]["control"]["same_action"] <= 1.0
+    # every 10th of the last 50 steps; the progress of MountainCar is the position
+    assert [row["step_from_loop_start"] for row in result["trace"]] == [0, 10, 20, 30, 40]
+    assert all(-1.2 <= row["progress"] <= 0.5 for row in result["trace"])
+    text = "\n".join(analysis_section(result))
+    assert "| greedy | -200.0 | 2/2 | -200.0 | 2/2 |" in text and "| successful episodes | 0 |" in text
