@@ -8,7 +8,8 @@ and its Q-values along the loop, next to a control model's (SB3's DQN) at the ve
     python -m benchmarks.stuck report        # docs/STUCK.md from benchmarks/stuck/ and the tuning runs
 
 ``analyse`` runs one greedy episode from each of ``--episodes`` seeded start states (by default those
-of the benchmark's final evaluation of the model's training seed) and writes
+of the benchmark's final evaluation of the model's training seed; one stuck start state:
+``--first-seed <its seed> --episodes 1``) and writes
 ``benchmarks/stuck/<name>.json`` with:
 
 - the outcome of each way of acting: greedy, greedy with a random action with probability 0.01 and
