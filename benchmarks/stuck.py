@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.compare import FINAL_FIRST_SEED, ROOT, command_line, record_command
+from sb3_sarsa.evaluation import Episodes, run_episodes
 
 STUCK = ROOT / "benchmarks" / "stuck"
 REPORT = ROOT / "docs" / "STUCK.md"
@@ -78,20 +79,6 @@ def q_of(model: Any, observations: np.ndarray) -> np.ndarray:
         return model.policy.q_net(tensor).cpu().numpy()
 
 
-def greedy_episode(model: Any, env: Any, seed: int) -> tuple[np.ndarray, list[int], bool, float]:
-    """:return: observations the greedy policy acted on, its actions, whether the time limit ended it, return"""
-    observation, _ = env.reset(seed=seed)
-    observations, actions, total = [], [], 0.0
-    while True:
-        action, _ = model.predict(observation, deterministic=True)
-        observations.append(np.asarray(observation))
-        actions.append(int(action))
-        observation, reward, terminated, truncated, _ = env.step(int(action))
-        total += float(reward)
-        if terminated or truncated:
-            return np.stack(observations), actions, bool(truncated and not terminated), total
-
-
 def describe(values: np.ndarray) -> dict[str, float]:
     if len(values) == 0:
         return {}
@@ -126,11 +113,12 @@ def gap_summary(model: Any, control: Any | None, observations: np.ndarray) -> di
     return summary
 
 
-def outcomes(model: Any, env_id: str, seeds: list[int]) -> dict[str, dict[str, float]]:
-    """:return: mean return and episodes stuck of each way of acting, from the same start states"""
+def outcomes(model: Any, env_id: str, seeds: list[int], greedy: Episodes | None = None) -> dict[str, dict[str, float]]:
+    """
+    :param greedy: the greedy episodes from ``seeds``, if already played
+    :return: mean return and episodes stuck of each way of acting, from the same start states
+    """
     import gymnasium as gym
-
-    from sb3_sarsa.evaluation import run_episodes
 
     ways: dict[str, dict[str, Any]] = {
         "greedy": {},
@@ -140,7 +128,7 @@ def outcomes(model: Any, env_id: str, seeds: list[int]) -> dict[str, dict[str, f
     }
     found = {}
     for way, options in ways.items():
-        episodes = run_episodes(model, gym.make(env_id), seeds, **options)
+        episodes = greedy if greedy is not None and not options else run_episodes(model, gym.make(env_id), seeds, **options)
         found[way] = {"mean": episodes.mean, "stuck": episodes.stuck(env_id) or 0, "episodes": len(seeds)}
     return found
 
@@ -155,8 +143,8 @@ def analyse(
     env = gym.make(env_id)
     stuck_states, done_states, stuck_seeds = [], [], []
     trace: list[dict[str, Any]] = []
-    for seed in seeds:
-        observations, actions, truncated, _ = greedy_episode(model, env, seed)
+    played = run_episodes(model, env, seeds, record=True)
+    for seed, observations, actions, truncated in zip(played.seeds, played.observations, played.actions, played.truncated):
         if truncated:
             stuck_seeds.append(seed)
             stuck_states.append(observations[-loop:])
@@ -171,7 +159,7 @@ def analyse(
         "start_seeds": [seeds[0], seeds[-1]],
         "loop_steps": loop,
         "stuck_seeds": stuck_seeds,
-        "outcomes": {"model": outcomes(model, env_id, seeds)},
+        "outcomes": {"model": outcomes(model, env_id, seeds, greedy=played)},
         "in_loops": gap_summary(model, control, np.concatenate(stuck_states) if stuck_states else np.empty((0,))),
         "in_successful_episodes": gap_summary(model, control, np.concatenate(done_states) if done_states else np.empty((0,))),
         "trace": trace,

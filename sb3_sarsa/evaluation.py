@@ -26,12 +26,16 @@ class Episodes:
     :param returns: undiscounted return
     :param lengths: steps
     :param truncated: ended by the time limit (``truncated`` without ``terminated``)
+    :param observations: per episode, the observations acted on, stacked (only when recorded)
+    :param actions: per episode, the actions executed (only when recorded)
     """
 
     seeds: list[int] = field(default_factory=list)
     returns: list[float] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     truncated: list[bool] = field(default_factory=list)
+    observations: list[np.ndarray] = field(default_factory=list)
+    actions: list[list[int]] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -46,7 +50,13 @@ class Episodes:
 
 
 def run_episodes(
-    model: Any, env: gym.Env, seeds: Iterable[int], deterministic: bool = True, epsilon: float = 0.0, rng_seed: int = 0
+    model: Any,
+    env: gym.Env,
+    seeds: Iterable[int],
+    deterministic: bool = True,
+    epsilon: float = 0.0,
+    rng_seed: int = 0,
+    record: bool = False,
 ) -> Episodes:
     """
     One episode per seed: ``env.reset(seed=seed)``, then the model's actions until the episode ends.
@@ -57,6 +67,7 @@ def run_episodes(
     :param deterministic: the model's greedy action (what ``rl_zoo3 enjoy`` runs) or its own stochastic one
     :param epsilon: with this probability, a uniformly random action instead of the model's
     :param rng_seed: seed of the generator that draws those random actions
+    :param record: keep every episode's observations and actions (:attr:`Episodes.observations`, ``actions``)
     """
     if not isinstance(env.action_space, gym.spaces.Discrete):
         raise TypeError(f"run_episodes needs a Discrete action space, got {env.action_space}")
@@ -66,11 +77,15 @@ def run_episodes(
     for seed in seeds:
         observation, _ = env.reset(seed=seed)
         total, length = 0.0, 0
+        observations, actions = [], []
         while True:
             action, _ = model.predict(observation, deterministic=deterministic)
             chosen = int(np.asarray(action).reshape(-1)[0])
             if epsilon > 0 and rng.random() < epsilon:
                 chosen = int(rng.integers(n_actions))
+            if record:
+                observations.append(np.asarray(observation))
+                actions.append(chosen)
             observation, reward, terminated, truncated, _ = env.step(chosen)
             total += float(reward)
             length += 1
@@ -80,4 +95,7 @@ def run_episodes(
         episodes.returns.append(total)
         episodes.lengths.append(length)
         episodes.truncated.append(bool(truncated and not terminated))
+        if record:
+            episodes.observations.append(np.stack(observations))
+            episodes.actions.append(actions)
     return episodes

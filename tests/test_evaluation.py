@@ -88,3 +88,13 @@ def test_epsilon_replaces_actions_with_the_generators_draws() -> None:
 def test_continuous_actions_are_refused_by_name() -> None:
     with pytest.raises(TypeError, match="needs a Discrete action space, got Box"):
         run_episodes(Fixed(0), gym.make("Pendulum-v1"), [0])
+
+
+def test_recorded_episodes_keep_what_was_acted_on() -> None:
+    env = Starts(gym.make("CartPole-v1", max_episode_steps=50))
+    found = run_episodes(Fixed(1), env, [0, 1], epsilon=0.3, rng_seed=4, record=True)
+    assert [len(actions) for actions in found.actions] == found.lengths
+    assert [len(observations) for observations in found.observations] == found.lengths
+    np.testing.assert_array_equal(np.stack([obs[0] for obs in found.observations]), np.stack(env.starts))
+    assert 0 in found.actions[0] + found.actions[1]  # epsilon's draws are what is recorded
+    assert run_episodes(Fixed(1), env, [0]).observations == []  # not recorded by default
