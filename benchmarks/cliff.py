@@ -65,12 +65,13 @@ LAST_EPISODES = 100
 SMOOTHING = 50
 
 
-def cliff_kwargs(algo: str) -> tuple[dict[str, Any], int]:
+def cliff_kwargs(algo: str, overrides: dict[str, Any] | None = None) -> tuple[dict[str, Any], int]:
     """
     Every algorithm trains with the ``CliffWalking-v1`` entry of ``hyperparams/sarsa.yml`` (what
     ``rl_zoo3 train --algo sarsa`` uses), its own defaults for the rest: DQN drops SARSA's
     ``target`` and ``loss``, ``expected`` and ``sarsa-huber`` change one of them.
 
+    :param overrides: constructor arguments that replace the entry's (a diagnostic's variant)
     :return: the constructor arguments and the step budget
     """
     from sb3_sarsa.hyperparameters import model_kwargs
@@ -82,6 +83,7 @@ def cliff_kwargs(algo: str) -> tuple[dict[str, Any], int]:
         kwargs["target"] = "expected"
     elif algo == "sarsa-huber":
         kwargs["loss"] = "huber"
+    kwargs.update(overrides or {})
     return kwargs, int(run["n_timesteps"])
 
 
@@ -124,23 +126,36 @@ def classify_path(path: list[int], reached_goal: bool) -> str:
     return "edge" if set(path[1:-1]) & edge_states() else "safe"
 
 
-def run_one(algo: str, seed: int) -> dict[str, Any]:
-    """Train one agent on the cliff. :return: the run's record"""
+def train_agent(algo: str, seed: int, overrides: dict[str, Any] | None = None) -> tuple[Any, Any, dict[str, Any], int]:
+    """
+    Train one agent on the cliff.
+
+    :param overrides: see :func:`cliff_kwargs`
+    :return: the model, its ``Monitor``-wrapped env, its constructor arguments and its step budget
+    """
     import torch as th
     from stable_baselines3 import DQN
     from stable_baselines3.common.monitor import Monitor
 
     from sb3_sarsa import SARSA
-    from sb3_sarsa.exact import greedy_path, transition_table
 
     th.set_num_threads(1)
     env = Monitor(make_env())
-    kwargs, timesteps = cliff_kwargs(algo)
+    kwargs, timesteps = cliff_kwargs(algo, overrides)
     model_class: Any = DQN if algo == "dqn" else SARSA
     model = model_class("MlpPolicy", env, seed=seed, **kwargs)
     model.learn(timesteps)
+    return model, env, kwargs, timesteps
+
+
+def record(model: Any, env: Any, algo: str, seed: int, kwargs: dict[str, Any], timesteps: int) -> dict[str, Any]:
+    """:return: the record of a trained agent: its values, greedy path and online returns"""
+    import torch as th
+
+    from sb3_sarsa.exact import greedy_path, transition_table
+
     with th.no_grad():
-        q_values = model.q_net(th.arange(int(env.observation_space.n))).numpy()  # type: ignore[attr-defined]
+        q_values = model.q_net(th.arange(int(env.observation_space.n))).numpy()
     path, reached_goal = greedy_path(transition_table(env), q_values, START, TIME_LIMIT)
     returns = [float(value) for value in env.get_episode_rewards()]
     return {
@@ -156,6 +171,12 @@ def run_one(algo: str, seed: int) -> dict[str, Any]:
         "episode_returns": returns,
         "online_last": float(np.mean(returns[-LAST_EPISODES:])),
     }
+
+
+def run_one(algo: str, seed: int) -> dict[str, Any]:
+    """Train one agent on the cliff. :return: the run's record"""
+    model, env, kwargs, timesteps = train_agent(algo, seed)
+    return record(model, env, algo, seed, kwargs, timesteps)
 
 
 def result_path(algo: str, seed: int) -> pathlib.Path:

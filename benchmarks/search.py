@@ -143,6 +143,35 @@ def worker_command(env_id: str, url: str, trials: int, budget: int, seed: int, a
     ]  # fmt: skip
 
 
+#: What the first trials of a new study change in the env's ``sarsa.yml`` entry (the entry itself first).
+ENTRY_TRIALS: tuple[dict[str, Any], ...] = ({}, {"loss": "mse"}, {"loss": "mse", "target": "expected"})
+
+
+def enqueue_entry(env_id: str, storage: Any) -> list[dict[str, Any]]:
+    """
+    Create the study and put ``sarsa.yml``'s entry for the env (and the variants of :data:`ENTRY_TRIALS`)
+    first in its queue, so that the search starts from what users get today, measured the way every
+    trial is. An entry the search space cannot express is not enqueued (the reason is printed).
+
+    :return: the enqueued trials' parameters
+    """
+    import optuna
+
+    from sb3_sarsa.hyperparameters import model_kwargs
+    from sb3_sarsa.zoo import entry_trial_params
+
+    kwargs, _ = model_kwargs(env_id)
+    try:
+        trials = [entry_trial_params({**kwargs, **change}, env_id) for change in ENTRY_TRIALS]
+    except ValueError as error:
+        print(f"sarsa.yml's entry not enqueued: {error}", flush=True)
+        return []
+    study = optuna.create_study(storage=storage, study_name=study_name(env_id), direction="maximize", load_if_exists=True)
+    for params in trials:
+        study.enqueue_trial(params, skip_if_exists=True)
+    return trials
+
+
 def run(args: argparse.Namespace) -> None:
     import optuna
 
@@ -152,6 +181,9 @@ def run(args: argparse.Namespace) -> None:
         print(f"restored the study from {journal_path(args.env).relative_to(ROOT)}", flush=True)
     name = study_name(args.env)
     existing = len(optuna.load_study(study_name=name, storage=storage).trials) if has_study(storage, name) else 0
+    if existing == 0 and not args.no_entry:
+        for params in enqueue_entry(args.env, storage):
+            print(f"enqueued sarsa.yml's entry: {params}", flush=True)
     budget = args.n_timesteps or dqn_budget(args.env)
     # Each worker gets a seed no earlier worker of this study had: 1000 + trials so far + its index.
     commands = [worker_command(args.env, url, args.trials, budget, 1000 + existing + k, args) for k in range(args.workers)]
@@ -239,6 +271,27 @@ def report(env_id: str, study: Any, source: str) -> str:
         f"{states.count('FAIL')} failed, {states.count('RUNNING')} running or interrupted).",
         "",
     ]
+    entry = [trial for trial in trials if is_entry(trial)]
+    if entry:
+        lines += [
+            "## The trials of `sarsa.yml`'s entry",
+            "",
+            "A new study starts with the env's entry as it is, then with `loss=mse`, then with `loss=mse` and",
+            "`target=expected` (`benchmarks.search.ENTRY_TRIALS`; a replay buffer rounded up to the space's next",
+            "size), so that every sampled configuration is compared with today's under the same protocol.",
+            "",
+            "| trial | loss | target | state | final eval | mean of last 3 evals |",
+            "|---|---|---|---|---|---|",
+        ]
+        for trial in entry:
+            fixed = trial.system_attrs["fixed_params"]
+            three = last_three(trial)
+            final = "-" if trial.value is None else f"{trial.value:.1f}"
+            lines.append(
+                f"| {trial.number} | {fixed['loss']} | {fixed['target']} | {trial.state.name.lower()} | "
+                f"{final} | {'-' if three is None else f'{three:.1f}'} |"
+            )
+        lines.append("")
     if complete:
         keys = sorted({key for trial in complete for key in trial.params})
         lines += [
@@ -251,8 +304,9 @@ def report(env_id: str, study: Any, source: str) -> str:
             agreement = trial.user_attrs.get(AGREEMENT_ATTR)
             three = last_three(trial)
             cells = [shown_value(trial.params.get(key, "-")) for key in keys]
+            name = f"{trial.number}{' (entry)' if is_entry(trial) else ''}"
             lines.append(
-                f"| {trial.number} | {trial.value:.1f} | {'-' if three is None else f'{three:.1f}'} | "
+                f"| {name} | {trial.value:.1f} | {'-' if three is None else f'{three:.1f}'} | "
                 f"{'-' if agreement is None else f'{agreement:.3f}'} | " + " | ".join(cells) + " |"
             )
         lines.append("")
@@ -295,6 +349,11 @@ def report(env_id: str, study: Any, source: str) -> str:
             plt.close(history)
     lines += confirm_section(env_id)
     return "\n".join(lines)
+
+
+def is_entry(trial: Any) -> bool:
+    """:return: whether the trial was enqueued with fixed parameters (the entry's, see :func:`enqueue_entry`)"""
+    return "fixed_params" in trial.system_attrs
 
 
 def shown_value(value: Any) -> str:
@@ -385,6 +444,7 @@ def main() -> None:
     start.add_argument("--eval-episodes", type=int, default=10)
     start.add_argument("--startup-trials", type=int, default=10, help="random trials before TPE")
     start.add_argument("--log-dir", type=pathlib.Path, default=ROOT / "logs" / "search")
+    start.add_argument("--no-entry", action="store_true", help="do not start a new study from sarsa.yml's entry")
     for name, text in (("report", "write docs/SEARCH_<ENV>.md"), ("export", "copy the study to benchmarks/search/")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--env", required=True)

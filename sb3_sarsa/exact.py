@@ -125,3 +125,64 @@ def greedy_path(table: TransitionTable, q_values: np.ndarray, start: int, max_st
         if terminated:
             return path, True
     return path, False
+
+
+def sample_fixed_point(
+    states: np.ndarray,
+    actions: np.ndarray,
+    rewards: np.ndarray,
+    next_states: np.ndarray,
+    next_actions: np.ndarray,
+    terminated: np.ndarray,
+    gamma: float,
+    unseen: np.ndarray,
+    tolerance: float = 1e-10,
+    max_iterations: int = 1_000_000,
+) -> np.ndarray:
+    """
+    The values that SARSA's target estimates from a fixed set of transitions, with a table
+    instead of a network: ``Q(s,a) = mean over the samples of (s,a) of r + gamma * (1 - term) * Q(s',a')``,
+    with each sample's stored ``a'``.
+
+    Applied to a replay buffer, it separates what the samples say from what the network makes of
+    them: where this differs from :func:`action_values`, the difference is in the buffer (which
+    ``a'`` it happens to hold), not in the function approximation.
+
+    :param states: ``s`` of each sample, integers, shape ``(n,)``
+    :param actions: ``a``, shape ``(n,)``
+    :param rewards: ``r``, shape ``(n,)``
+    :param next_states: ``s'``, shape ``(n,)``
+    :param next_actions: the stored ``a'``, shape ``(n,)``
+    :param terminated: 1 where the episode terminated at ``s'`` (no bootstrap; a truncation is not a
+        termination), shape ``(n,)``
+    :param gamma: discount factor, in ``[0, 1)``
+    :param unseen: ``Q[s, a]`` for the pairs without a sample (e.g. :func:`action_values`); its shape,
+        ``(n_states, n_actions)``, is the result's
+    :param tolerance: stop when no value changes by more than this
+    :param max_iterations: give up after this many sweeps
+    :return: ``Q[s, a]``: the fixed point on the sampled pairs, ``unseen`` elsewhere
+    :raises ValueError: on a ``gamma`` out of range, arrays of different lengths, or no convergence
+    """
+    if not 0.0 <= gamma < 1.0:
+        raise ValueError(f"gamma must be in [0, 1) for the iteration to converge, got {gamma}.")
+    columns = [np.asarray(column).reshape(-1) for column in (states, actions, rewards, next_states, next_actions, terminated)]
+    if len({len(column) for column in columns}) != 1:
+        raise ValueError(f"every array needs one entry per sample, got lengths {[len(column) for column in columns]}.")
+    state, action, reward, next_state, next_action, done = columns
+    state, action, next_state, next_action = (column.astype(np.int64) for column in (state, action, next_state, next_action))
+    reward = reward.astype(np.float64)
+    bootstraps = done.astype(np.float64) == 0.0
+    counts = np.zeros(np.shape(unseen), dtype=np.float64)
+    np.add.at(counts, (state, action), 1.0)
+    seen = counts > 0
+    q_values = np.where(seen, 0.0, np.asarray(unseen, dtype=np.float64))
+    for _ in range(max_iterations):
+        sums = np.zeros_like(q_values)
+        next_values = np.where(bootstraps, q_values[next_state, next_action], 0.0)  # a' after a termination: unused
+        np.add.at(sums, (state, action), reward + gamma * next_values)
+        updated = np.where(seen, sums / np.maximum(counts, 1.0), q_values)
+        change = float(np.abs(updated - q_values)[seen].max(initial=0.0))
+        q_values = updated
+        if change <= tolerance:
+            return q_values
+    raise ValueError(f"no convergence within {max_iterations} sweeps (last change {change}).")

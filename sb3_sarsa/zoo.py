@@ -97,6 +97,81 @@ def convert_sarsa_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     return hyperparams
 
 
+#: rl-zoo3's names of the network sizes the sampler tries, and the layers they stand for.
+NET_ARCHS = {"small": [64, 64], "medium": [256, 256], "big": [400, 300]}
+
+
+def entry_trial_params(kwargs: dict[str, Any], env_id: str) -> dict[str, Any]:
+    """
+    The inverse of :func:`convert_sarsa_params`: a ``sarsa.yml`` entry as the sampled parameters
+    of a trial, so that a search can start from it (``optuna.Study.enqueue_trial``).
+
+    The replay buffer is rounded up to the next size of :data:`BUFFER_SIZES` (a buffer at least as
+    large as the run holds the whole run either way); every other value must be in the space as it is.
+
+    :param kwargs: SARSA's constructor arguments, as :func:`sb3_sarsa.hyperparameters.model_kwargs` reads them
+    :param env_id: the env of the study (``softplus_head`` is searched only where rewards are never negative)
+    :return: the trial's parameters, by the sampler's names
+    :raises ValueError: naming the first value the search space cannot express
+    """
+
+    from sb3_sarsa import SARSA
+
+    defaults = {name: parameter.default for name, parameter in inspect.signature(SARSA.__init__).parameters.items()}
+    kwargs = {**{key: value for key, value in defaults.items() if value is not inspect.Parameter.empty}, **kwargs}
+
+    def fail(key: str, why: str) -> ValueError:
+        return ValueError(f"the entry's {key}={kwargs.get(key)!r} is not in the search space: {why}")
+
+    if not isinstance(kwargs["learning_rate"], float):
+        raise fail("learning_rate", "the space has constant rates only")
+    batch_size = int(kwargs["batch_size"])
+    if batch_size.bit_length() - 1 not in range(5, 9) or batch_size & (batch_size - 1):
+        raise fail("batch_size", "a power of 2 from 32 to 256")
+    train_freq = kwargs["train_freq"]
+    if not isinstance(train_freq, int) or not 1 <= train_freq <= 10:
+        raise fail("train_freq", "a number of steps from 1 to 10")
+    gradient_steps = kwargs["gradient_steps"]
+    gradient_steps = train_freq if gradient_steps == -1 else gradient_steps
+    subsample = train_freq // gradient_steps if gradient_steps else 0
+    if not 1 <= subsample <= min(train_freq, 8) or max(train_freq // subsample, 1) != gradient_steps:
+        raise fail("gradient_steps", f"train_freq // gradient_steps must be a whole number from 1 to {min(train_freq, 8)}")
+    policy_kwargs = dict(kwargs.get("policy_kwargs") or {})
+    net_arch = list(policy_kwargs.pop("net_arch", [64, 64]))
+    arch = [name for name, layers in NET_ARCHS.items() if layers == net_arch]
+    if not arch:
+        raise fail("policy_kwargs", f"net_arch must be one of {list(NET_ARCHS.values())}")
+    softplus_head = policy_kwargs.pop("softplus_head", None)
+    if policy_kwargs:
+        raise fail("policy_kwargs", f"{sorted(policy_kwargs)} are not searched")
+    buffer_size = int(kwargs["buffer_size"])
+    n_steps = kwargs["n_steps"]
+    if n_steps not in (1, 3, 5):
+        raise fail("n_steps", "1, 3 or 5")
+    recent_eta = kwargs["recent_eta"]
+    if recent_eta not in RECENT_ETAS:
+        raise fail("recent_eta", f"one of {RECENT_ETAS}")
+    params: dict[str, Any] = {
+        "one_minus_gamma": round(1.0 - float(kwargs["gamma"]), 12),
+        "batch_size_pow": batch_size.bit_length() - 1,
+        "learning_rate": float(kwargs["learning_rate"]),
+        "train_freq": train_freq,
+        "exploration_final_eps": float(kwargs["exploration_final_eps"]),
+        "exploration_fraction": float(kwargs["exploration_fraction"]),
+        "target_update_interval": int(kwargs["target_update_interval"]),
+        "net_arch": arch[0],
+        "target": kwargs["target"],
+        "loss": kwargs["loss"],
+        "n_steps": n_steps,
+        "buffer_size": next((size for size in BUFFER_SIZES if size >= buffer_size), BUFFER_SIZES[-1]),
+        "recent_eta": recent_eta,
+        "subsample_steps": subsample,
+    }
+    if env_id in NON_NEGATIVE_REWARD_ENVS:
+        params["softplus_head"] = bool(softplus_head)
+    return params
+
+
 def _default_config_for_sarsa(init: Any) -> Any:
     """Wrap ``ExperimentManager.__init__``: ``--algo sarsa`` without ``--conf-file`` reads our sarsa.yml."""
     signature = inspect.signature(init)

@@ -290,3 +290,62 @@ def test_stuck_analysis_of_a_model_that_never_reaches_the_goal(tmp_path) -> None
     assert all(-1.2 <= row["progress"] <= 0.5 for row in result["trace"])
     text = "\n".join(analysis_section(result))
     assert "| greedy | -200.0 | 2/2 | -200.0 | 2/2 |" in text and "| successful episodes | 0 |" in text
+
+
+def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import optuna
+
+    from benchmarks import search
+    from sb3_sarsa.hyperparameters import model_kwargs
+    from sb3_sarsa.zoo import convert_sarsa_params, entry_trial_params, sample_sarsa_params
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = search.journal_storage(tmp_path / "server.log")
+    trials = search.enqueue_entry("LunarLander-v3", storage)
+    assert [(t["loss"], t["target"]) for t in trials] == [("huber", "sarsa"), ("mse", "sarsa"), ("mse", "expected")]
+    search.enqueue_entry("LunarLander-v3", storage)  # a second call does not queue them twice
+    study = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=storage)
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert [t.system_attrs["fixed_params"] for t in study.trials] == trials
+    # The first trial is the entry as rl_zoo3 would train it, but for the buffer (50,000 rounded up).
+    entry, _ = model_kwargs("LunarLander-v3")
+    expected = {key: entry[key] for key in ("learning_rate", "batch_size", "train_freq", "target_update_interval")}
+    assert convert_sarsa_params(trials[0]) == {
+        **expected,
+        "gamma": 0.99,
+        "gradient_steps": 4,  # gradient_steps=-1: one per step collected
+        "exploration_fraction": 0.12,
+        "exploration_final_eps": 0.1,
+        "policy_kwargs": {"net_arch": [256, 256]},
+        "target": "sarsa",
+        "loss": "huber",
+        "n_steps": 1,
+        "buffer_size": 100_000,
+        "recent_eta": 1.0,
+    }
+    # Every value is inside the sampler's own space: its suggest calls accept them.
+    for params in trials:
+        assert sample_sarsa_params(optuna.trial.FixedTrial(params), 4, 1, {}) == convert_sarsa_params(params)
+    # What the space cannot express is named, and a new study then starts without the entry.
+    with pytest.raises(ValueError, match=r"train_freq=16 is not in the search space"):
+        entry_trial_params({**entry, "train_freq": 16}, "LunarLander-v3")
+    with pytest.raises(ValueError, match=r"net_arch must be one of"):
+        entry_trial_params({**entry, "policy_kwargs": {"net_arch": [32, 32]}}, "LunarLander-v3")
+    with pytest.raises(ValueError, match=r"learning_rate=.* constant rates only"):
+        entry_trial_params({**entry, "learning_rate": lambda progress: 1e-3 * progress}, "LunarLander-v3")
+    assert search.enqueue_entry("MountainCar-v0", storage) == []
+    assert "sarsa.yml's entry not enqueued: the entry's train_freq=16" in capsys.readouterr().out
+    # The report shows where the entry's trials stand.
+    monkeypatch.setattr(search, "SEARCH", tmp_path / "search")
+    monkeypatch.setattr(search, "DOCS", tmp_path / "docs")
+    (tmp_path / "docs").mkdir()
+    first = study.ask()
+    sample_sarsa_params(first, 4, 1, {})  # as a worker does: the queued values come back
+    assert first.number == 0 and first.params == trials[0]
+    for step, value in enumerate([50.0, 80.0, 110.0, 140.0]):
+        first.report(value, step)
+    study.tell(first, 140.0)
+    text = search.report("LunarLander-v3", study, "test")
+    assert "| 0 | huber | sarsa | complete | 140.0 | 110.0 |" in text
+    assert "| 1 | mse | sarsa | waiting | - | - |" in text
+    assert "| 0 (entry) | 140.0 | 110.0 |" in text

@@ -82,3 +82,29 @@ def test_huber_and_the_greedy_target_learn_something_else() -> None:
     q_values, path = train(DQN)
     assert path == EDGE_PATH
     assert q_values[CLIFF.start].max() == pytest.approx(action_values(CLIFF.P, GAMMA)[CLIFF.start].max(), abs=0.5)
+
+
+def test_the_bias_diagnostic_reads_the_buffer_as_it_was_filled() -> None:
+    # benchmarks.cliff_bias solves the final replay buffer as a table: its reading of the buffer must be
+    # the trajectory that was executed (each s' the next s, each a' the next a, within an episode).
+    from gymnasium import make
+    from stable_baselines3.common.monitor import Monitor
+
+    from benchmarks.cliff_bias import buffer_transitions, falling_pairs
+    from sb3_sarsa.exact import sample_fixed_point
+
+    falls = falling_pairs()
+    # reachable cells from which a step falls: the ten above the cliff (down) and the start (right)
+    assert [(s, a) for s, a in zip(*np.nonzero(falls[:37]))] == [*((s, 2) for s in range(25, 35)), (36, 1)]
+    model = SARSA("MlpPolicy", Monitor(make("CliffWalking-v1", max_episode_steps=30)), learning_starts=50, seed=0)
+    model.learn(200)
+    samples = buffer_transitions(model)
+    assert len(samples["states"]) == 200
+    ends = np.flatnonzero(model.replay_buffer.dones[:200, 0])
+    assert ends.tolist() == list(range(29, 200, 30))  # no goal in 200 steps: every end is the time limit
+    assert not samples["terminated"].any()  # truncations, not terminations
+    inside = np.setdiff1d(np.arange(199), ends)
+    np.testing.assert_array_equal(samples["next_states"][inside], samples["states"][inside + 1])
+    np.testing.assert_array_equal(samples["next_actions"][inside], samples["actions"][inside + 1])
+    table = sample_fixed_point(**{key: samples[key] for key in samples}, gamma=0.9, unseen=np.zeros((48, 4)))
+    assert np.isfinite(table).all() and table.max() <= 0.0

@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from sb3_sarsa.exact import action_values, greedy_path, transition_table
+from sb3_sarsa.exact import action_values, greedy_path, sample_fixed_point, transition_table
 
 # s0: action 0 pays 0 and leads to s1 or s2 (half each); action 1 pays 0.8 and ends.
 # s1: action 0 pays 2 and ends, action 1 pays -2 and ends.
@@ -64,3 +64,49 @@ def test_bad_input_is_named() -> None:
         transition_table(gym.make("CartPole-v1"))
     with pytest.raises(ValueError, match="no convergence within 3 sweeps"):
         action_values(TABLE, gamma=0.9, max_iterations=3)
+
+
+def test_sample_fixed_point_by_hand() -> None:
+    # (s, a, r, s', a', terminated); gamma 0.5; pair (2, 1) has no sample and keeps its given 4.0.
+    samples = np.array(
+        [
+            (0, 0, 0.0, 1, 0, 0),
+            (0, 0, 0.0, 1, 1, 0),  # the same (s, a) and s', the other stored a'
+            (1, 0, 2.0, 1, 0, 1),  # terminated: a' does not count
+            (1, 1, -2.0, 1, 1, 1),
+            (2, 0, 1.0, 2, 0, 0),  # a truncation is not a termination: it bootstraps
+            (2, 0, 1.0, 2, 1, 0),
+        ]
+    )
+    unseen = np.array([[9.0, 0.8], [9.0, 9.0], [9.0, 4.0]])
+    q = sample_fixed_point(*samples.T, gamma=0.5, unseen=unseen)
+    # Q(1,0) = 2, Q(1,1) = -2, Q(0,0) = mean(0.5 * 2, 0.5 * -2) = 0,
+    # Q(2,0) = mean(1 + 0.5 Q(2,0), 1 + 0.5 * 4) = 2 + 0.25 Q(2,0), so Q(2,0) = 8/3.
+    np.testing.assert_allclose(q, [[0.0, 0.8], [2.0, -2.0], [8 / 3, 4.0]], atol=1e-9)
+    # Only the mean over a pair's samples counts, not how often the pair was sampled.
+    doubled = sample_fixed_point(*np.concatenate([samples, samples[:2]]).T, gamma=0.5, unseen=unseen)
+    np.testing.assert_allclose(doubled, q, atol=1e-9)
+    # One sample whose a' is the bad action moves the value: the stored a' decide.
+    q_bad = sample_fixed_point(*np.concatenate([samples, [(0, 0, 0.0, 1, 1, 0)]]).T, gamma=0.5, unseen=unseen)
+    assert q_bad[0, 0] == pytest.approx((1.0 - 1.0 - 1.0) / 3)
+
+
+def test_sample_fixed_point_is_the_epsilon_greedy_value_when_the_samples_are_the_policy() -> None:
+    # epsilon 0.5 over two actions: the greedy a' (action 0 at s1 and s2) 3 times in 4.
+    exact = action_values(TABLE, gamma=0.5, epsilon=0.5)
+    samples = []
+    for state, actions in TABLE.items():
+        for action, outcomes in actions.items():
+            for probability, next_state, reward, terminated in outcomes:
+                copies = int(probability * 2)  # 1 for the half-half outcomes of (s0, 0), else 2
+                samples += [(state, action, reward, next_state, 0, terminated)] * 3 * copies
+                samples += [(state, action, reward, next_state, 1, terminated)] * copies
+    q = sample_fixed_point(*np.array(samples, dtype=float).T, gamma=0.5, unseen=np.full((3, 2), np.nan))
+    np.testing.assert_allclose(q, exact, atol=1e-8)
+
+
+def test_sample_fixed_point_names_bad_input() -> None:
+    with pytest.raises(ValueError, match="one entry per sample"):
+        sample_fixed_point(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(1), np.zeros(2), 0.5, np.zeros((1, 1)))
+    with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\)"):
+        sample_fixed_point(*np.zeros((6, 1)), gamma=1.0, unseen=np.zeros((1, 1)))

@@ -1,0 +1,208 @@
+"""
+Why SARSA's value of the cliff's start sits above the exact one: the buffer, or the network?
+
+    python -m benchmarks.cliff_bias                 # 5 seeds of each variant (about 35 minutes on 2 cores)
+    python -m benchmarks.cliff_bias --report-only   # docs/CLIFF_BIAS.md from the stored results
+
+``python -m benchmarks.cliff`` found SARSA's ``max_a Q(start)`` about 0.6 above the exact
+epsilon-greedy value on most seeds, while Expected SARSA, trained the same way, lands on it. The
+hypothesis: the values that price the risk rest on rare ``a'``. A fall is followed by a second one
+when the ``a'`` stored at the start steps into the cliff (probability ``epsilon / 4`` = 0.025); a
+buffer that holds tens of falls typically holds none or one such double fall, so the mean of its
+sampled targets sits above their expectation in most runs (the sample mean of a rare large loss is
+skewed: below its expectation only in the few runs that drew many).
+
+Each run trains SARSA with the ``CliffWalking-v1`` entry of ``sarsa.yml`` (``benchmarks.cliff``'s
+training, ``variant`` overrides on top), then solves the final replay buffer as a table
+(:func:`sb3_sarsa.exact.sample_fixed_point`: the value SARSA's target estimates from exactly
+these samples, with exact values where a pair has no sample) and counts the falls in the buffer and the
+falls whose stored ``a'`` falls again. If the table's value is as far from the exact one as the
+network's, the bias is in the samples, not in the function approximation; a buffer that holds more
+of them (``buffer-100k``: the whole run) should then shrink it.
+
+Results: ``benchmarks/cliff_bias/<variant>_seed<k>.json``; report: ``docs/CLIFF_BIAS.md``.
+"""
+
+import argparse
+import datetime
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from benchmarks.cliff import EPSILON, GAMMA, START, exact_values, make_env, record, train_agent
+from benchmarks.compare import (
+    DOCS,
+    ROOT,
+    command_line,
+    machine,
+    pending_runs,
+    produced_by,
+    record_command,
+    run_processes,
+    versions,
+    write_result,
+)
+
+RESULTS = ROOT / "benchmarks" / "cliff_bias"
+#: Constructor arguments that each variant puts over the ``CliffWalking-v1`` entry.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "entry": {},
+    "buffer-100k": {"buffer_size": 100_000},
+}
+FALL_REWARD = -100.0
+
+
+def buffer_transitions(model: Any) -> dict[str, np.ndarray]:
+    """
+    :return: the transitions in the model's replay buffer (one env, 1-step), as flat integer/float
+        arrays: ``states``, ``actions``, ``rewards``, ``next_states``, ``next_actions``, ``terminated``
+    """
+    buffer = model.replay_buffer
+    size = buffer.buffer_size if buffer.full else buffer.pos
+    terminated = buffer.dones[:size, 0] * (1.0 - buffer.timeouts[:size, 0])
+    return {
+        "states": buffer.observations[:size, 0].reshape(-1).astype(np.int64),
+        "actions": buffer.actions[:size, 0].reshape(-1).astype(np.int64),
+        "rewards": buffer.rewards[:size, 0].astype(np.float64),
+        "next_states": buffer.next_observations[:size, 0].reshape(-1).astype(np.int64),
+        "next_actions": buffer.next_actions[:size, 0].reshape(-1).astype(np.int64),
+        "terminated": terminated.astype(np.float64),
+    }
+
+
+def falling_pairs() -> np.ndarray:
+    """:return: ``falls[s, a]``, true where action ``a`` at ``s`` steps into the cliff"""
+    from sb3_sarsa.exact import transition_table
+
+    table = transition_table(make_env())
+    falls = np.zeros((len(table), 4), dtype=bool)
+    for state, actions in table.items():
+        for action, outcomes in actions.items():
+            falls[state, action] = any(reward <= FALL_REWARD for _, _, reward, _ in outcomes)
+    return falls
+
+
+def run_one(variant: str, seed: int) -> dict[str, Any]:
+    """Train SARSA with the variant, then solve its buffer as a table. :return: the run's record"""
+    from sb3_sarsa.exact import sample_fixed_point
+
+    model, env, kwargs, timesteps = train_agent("sarsa", seed, VARIANTS[variant])
+    result = record(model, env, "sarsa", seed, kwargs, timesteps)
+    del result["q_values"], result["episode_returns"]
+    samples = buffer_transitions(model)
+    exact = exact_values()["epsilon-greedy"]
+    table = sample_fixed_point(
+        samples["states"],
+        samples["actions"],
+        samples["rewards"],
+        samples["next_states"],
+        samples["next_actions"],
+        samples["terminated"],
+        gamma=GAMMA,
+        unseen=exact,
+    )
+    falls = samples["rewards"] <= FALL_REWARD
+    refalls = falls & falling_pairs()[samples["next_states"], samples["next_actions"]]
+    return {
+        **result,
+        "variant": variant,
+        "buffer_transitions": len(samples["rewards"]),
+        "table_q_start": float(table[START].max()),
+        "falls": int(falls.sum()),
+        "falls_then_fall": int(refalls.sum()),
+    }
+
+
+def result_path(variant: str, seed: int) -> pathlib.Path:
+    return RESULTS / f"{variant}_seed{seed}.json"
+
+
+def load_results() -> list[dict[str, Any]]:
+    runs = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
+    return sorted(runs, key=lambda run: (list(VARIANTS).index(run["variant"]), run["seed"]))
+
+
+def report(command: str) -> str:
+    exact = float(exact_values()["epsilon-greedy"][START].max())
+    runs = load_results()
+    rows, summary = [], []
+    for run in runs:
+        expected_refalls = run["falls"] * EPSILON / 4
+        rows.append(
+            f"| {run['variant']} | {run['seed']} | {run['q_start']:.2f} | {run['q_start'] - exact:+.2f} | "
+            f"{run['table_q_start']:.2f} | {run['table_q_start'] - exact:+.2f} | {run['buffer_transitions']:,} | "
+            f"{run['falls']} | {run['falls_then_fall']} ({expected_refalls:.1f}) | {run['path_kind']} |"
+        )
+    for variant in VARIANTS:
+        chosen = [run for run in runs if run["variant"] == variant]
+        if not chosen:
+            continue
+        network = np.array([run["q_start"] for run in chosen]) - exact
+        table = np.array([run["table_q_start"] for run in chosen]) - exact
+        safe = sum(run["path_kind"] == "safe" for run in chosen)
+        summary.append(
+            f"| {variant} | {VARIANTS[variant] or 'the entry as it is'} | {len(chosen)} | {np.median(np.abs(network)):.2f} | "
+            f"{np.median(np.abs(table)):.2f} | {safe}/{len(chosen)} |"
+        )
+    return "\n".join(
+        [
+            "# The cliff: where SARSA's value bias comes from",
+            "",
+            f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see `benchmarks/cliff_bias.py`),",
+            f"{datetime.date.today().isoformat()}. Machine: {machine()}. {versions()}.",
+            "",
+            "SARSA (MSE) trained as `python -m benchmarks.cliff` trains it (the `CliffWalking-v1` entry of",
+            "`sarsa.yml`), with each variant's arguments over the entry. Network: `max_a Q(start)` of the trained",
+            "network. Table: `max_a` of the values that SARSA's target estimates from exactly the transitions in",
+            "the final replay buffer, solved as a table (`sb3_sarsa.exact.sample_fixed_point`; a pair without a",
+            f"sample keeps its exact value). Exact epsilon-greedy value: {exact:.2f}. Double falls: falls whose",
+            "stored `a'` at the start steps into the cliff again; in brackets, the number the policy's",
+            f"epsilon / 4 = {EPSILON / 4:g} gives for that many falls.",
+            "",
+            "| variant | overrides | seeds | median abs error, network | median abs error, table | safe greedy path |",
+            "|---|---|---|---|---|---|",
+            *summary,
+            "",
+            "| variant | seed | network max_a Q(start) | error | table max_a Q(start) | error | transitions in the buffer "
+            "| falls | double falls (expected) | greedy path |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cliff_bias", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--run", nargs=2, metavar=("VARIANT", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        variant, seed = args.run[0], int(args.run[1])
+        write_result(result_path(variant, seed), run_one(variant, seed))
+        return
+    command = command_line("benchmarks.cliff_bias")
+    if not args.report_only:
+        record_command(RESULTS, command)
+        keys = [(variant, seed) for seed in range(args.seeds) for variant in args.variants]
+        runs = pending_runs("benchmarks.cliff_bias", keys, result_path)
+        run_processes(
+            runs,
+            args.jobs,
+            lambda result: (
+                f"network {result['q_start']:.2f}, table {result['table_q_start']:.2f}, "
+                f"falls {result['falls']} (then fall {result['falls_then_fall']}), {result['path_kind']}"
+            ),
+        )
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "CLIFF_BIAS.md").write_text(report(command))
+    print(f"wrote {DOCS / 'CLIFF_BIAS.md'}")
+
+
+if __name__ == "__main__":
+    main()
