@@ -20,7 +20,9 @@ falls whose stored ``a'`` falls again. If the table's value is as far from the e
 network's, the bias is in the samples, not in the function approximation; a buffer that holds more
 of them should then shrink it: ``buffer-50k`` holds the last half of the run (all of it at epsilon
 0.1), ``buffer-100k`` the whole run, including the uniformly random warm-up and the decay of epsilon,
-whose more exploratory ``a'`` price in more falls than the final policy takes.
+whose more exploratory ``a'`` price in more falls than the final policy takes. ``linear`` has no
+hidden layer (a table of weights on the one-hot state): whatever separates it from its buffer's table
+is optimisation, not the network's shape.
 
 Results: ``benchmarks/cliff_bias/<variant>_seed<k>.json``; report: ``docs/CLIFF_BIAS.md``.
 """
@@ -53,6 +55,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "entry": {},
     "buffer-50k": {"buffer_size": 50_000},
     "buffer-100k": {"buffer_size": 100_000},
+    # linear on the one-hot state: one weight per (state, action), which can represent the table exactly
+    "linear": {"policy_kwargs": {"net_arch": []}},
 }
 FALL_REWARD = -100.0
 #: The refit: more passes over the final buffer at a fixed learning rate, the target network copied
