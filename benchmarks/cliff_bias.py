@@ -1,7 +1,7 @@
 """
 Why SARSA's value of the cliff's start sits above the exact one: the buffer, or the network?
 
-    python -m benchmarks.cliff_bias                 # 4 seeds of each variant (about 25 minutes on 2 cores)
+    python -m benchmarks.cliff_bias                 # 4 seeds of each variant (about 15 minutes on 2 cores)
     python -m benchmarks.cliff_bias --report-only   # docs/CLIFF_BIAS.md from the stored results
 
 ``python -m benchmarks.cliff`` found SARSA's ``max_a Q(start)`` about 0.6 above the exact
