@@ -35,6 +35,7 @@ from benchmarks.compare import (
     DOCS,
     ROOT,
     command_line,
+    discussion_section,
     machine,
     pending_runs,
     produced_by,
@@ -50,6 +51,8 @@ TIME_LIMIT = 100
 EPSILON = 0.1
 GAMMA = 0.99
 START = 36
+#: The reward of a step into the cliff (and back to the start).
+FALL_REWARD = -100.0
 ALGOS = ("sarsa", "expected", "sarsa-huber", "dqn")
 LABELS = {
     "sarsa": "SARSA (MSE, default)",
@@ -103,16 +106,23 @@ def exact_values() -> dict[str, np.ndarray]:
 
 
 @functools.cache
-def edge_states() -> frozenset[int]:
-    """:return: the states from which one step can fall into the cliff (the start is one of them)"""
+def falling_pairs() -> np.ndarray:
+    """:return: ``falls[s, a]`` (read-only), true where action ``a`` at ``s`` steps into the cliff"""
     from sb3_sarsa.exact import transition_table
 
     table = transition_table(make_env())
-    return frozenset(
-        state
-        for state, actions in table.items()
-        if any(reward <= -100 for outcomes in actions.values() for _, _, reward, _ in outcomes)
-    )
+    falls = np.zeros((len(table), len(table[0])), dtype=bool)
+    for state, actions in table.items():
+        for action, outcomes in actions.items():
+            falls[state, action] = any(reward <= FALL_REWARD for _, _, reward, _ in outcomes)
+    falls.flags.writeable = False
+    return falls
+
+
+@functools.cache
+def edge_states() -> frozenset[int]:
+    """:return: the states from which one step can fall into the cliff (the start is one of them)"""
+    return frozenset(int(state) for state in np.flatnonzero(falling_pairs().any(axis=1)))
 
 
 def classify_path(path: list[int], reached_goal: bool) -> str:
@@ -355,9 +365,7 @@ def report(command: str) -> str:
         "Greedy path of every seed from the start S to the goal G at the end of training (the cliff in grey).",
         "",
     ]
-    discussion = RESULTS / "discussion.md"
-    if discussion.exists():  # written by hand: what the numbers mean
-        text += ["## Discussion", "", discussion.read_text().strip(), ""]
+    text += discussion_section(RESULTS / "discussion.md")  # written by hand: what the numbers mean
     return "\n".join(text)
 
 

@@ -35,11 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cliff import EPSILON, GAMMA, START, exact_values, make_env, record, train_agent
+from benchmarks.cliff import EPSILON, FALL_REWARD, GAMMA, START, exact_values, falling_pairs, record, train_agent
 from benchmarks.compare import (
     DOCS,
     ROOT,
     command_line,
+    discussion_section,
     machine,
     pending_runs,
     produced_by,
@@ -58,7 +59,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # linear on the one-hot state: one weight per (state, action), which can represent the table exactly
     "linear": {"policy_kwargs": {"net_arch": []}},
 }
-FALL_REWARD = -100.0
 #: The refit: more passes over the final buffer at a fixed learning rate, the target network copied
 #: after each round, to see whether the network reaches its buffer's value when its fit is given time.
 REFIT_ROUNDS = 200
@@ -82,18 +82,6 @@ def buffer_transitions(model: Any) -> dict[str, np.ndarray]:
         "next_actions": buffer.next_actions[:size, 0].reshape(-1).astype(np.int64),
         "terminated": terminated.astype(np.float64),
     }
-
-
-def falling_pairs() -> np.ndarray:
-    """:return: ``falls[s, a]``, true where action ``a`` at ``s`` steps into the cliff"""
-    from sb3_sarsa.exact import transition_table
-
-    table = transition_table(make_env())
-    falls = np.zeros((len(table), 4), dtype=bool)
-    for state, actions in table.items():
-        for action, outcomes in actions.items():
-            falls[state, action] = any(reward <= FALL_REWARD for _, _, reward, _ in outcomes)
-    return falls
 
 
 def refit(model: Any) -> float:
@@ -178,8 +166,6 @@ def report(command: str) -> str:
             f"| {variant} | {VARIANTS[variant] or 'the entry as it is'} | {len(chosen)} | {np.median(np.abs(network)):.2f} | "
             f"{np.median(np.abs(table)):.2f} | {safe}/{len(chosen)} |"
         )
-    discussion = RESULTS / "discussion.md"  # written by hand: what the numbers mean
-    closing = ["## Discussion", "", discussion.read_text().strip(), ""] if discussion.exists() else []
     return "\n".join(
         [
             "# The cliff: where SARSA's value bias comes from",
@@ -207,7 +193,7 @@ def report(command: str) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|",
             *rows,
             "",
-            *closing,
+            *discussion_section(RESULTS / "discussion.md"),  # written by hand: what the numbers mean
         ]
     )
 

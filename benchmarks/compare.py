@@ -243,6 +243,11 @@ def record_command(folder: pathlib.Path, command: str) -> None:
         commands.write(command + "\n")
 
 
+def discussion_section(path: pathlib.Path, heading: str = "Discussion") -> list[str]:
+    """:return: the report lines of a discussion written by hand (what the numbers mean), none if ``path`` is missing"""
+    return [f"## {heading}", "", path.read_text().strip(), ""] if path.exists() else []
+
+
 def produced_by(folder: pathlib.Path) -> str:
     """:return: the recorded commands of ``folder``, in the order they first ran, for a report's first line"""
     history = folder / "COMMANDS.txt"
@@ -580,8 +585,7 @@ def report(command: str) -> str:
         "",
         *her_section(),
     ]
-    if DISCUSSION.exists():  # written by hand: what the numbers mean, what was tried
-        text += ["## Discussion", "", DISCUSSION.read_text().strip(), ""]
+    text += discussion_section(DISCUSSION)  # written by hand: what the numbers mean, what was tried
     return "\n".join(text)
 
 

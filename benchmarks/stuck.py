@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.compare import FINAL_FIRST_SEED, ROOT, command_line, record_command
+from benchmarks.compare import FINAL_FIRST_SEED, ROOT, command_line, discussion_section, record_command
 from sb3_sarsa.evaluation import Episodes, run_episodes
 
 STUCK = ROOT / "benchmarks" / "stuck"
@@ -334,8 +334,7 @@ def report() -> str:
     ]
     for path in sorted(STUCK.glob("*.json")):
         text += analysis_section(json.loads(path.read_text()))
-    if DISCUSSION.exists():
-        text += ["## What the evidence says", "", DISCUSSION.read_text().strip(), ""]
+    text += discussion_section(DISCUSSION, "What the evidence says")
     return "\n".join(text)
 
 

@@ -34,6 +34,8 @@ BUFFER_SIZES = (5_000, 20_000, 100_000, 1_000_000)
 #: ``train()`` call then samples from the newest 37%, 1.8% and 0.004% of the buffer (``eta ** 1000``), or
 #: ``recent_min_size`` transitions if that is more.
 RECENT_ETAS = (1.0, 0.999, 0.996, 0.99)
+#: rl-zoo3's names of the network sizes the sampler tries, and the layers they stand for.
+NET_ARCHS = {"small": [64, 64], "medium": [256, 256], "big": [400, 300]}
 #: Optuna user attribute of a SARSA trial: its last ``train/next_action_agreement``.
 AGREEMENT_ATTR = "next_action_agreement"
 
@@ -65,7 +67,7 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
         "exploration_final_eps": trial.suggest_float("exploration_final_eps", 0.0, 0.2),
         "exploration_fraction": trial.suggest_float("exploration_fraction", 0.0, 0.5),
         "target_update_interval": trial.suggest_int("target_update_interval", 1, 20000, log=True),
-        "net_arch": trial.suggest_categorical("net_arch", ["small", "medium", "big"]),
+        "net_arch": trial.suggest_categorical("net_arch", list(NET_ARCHS)),
         "target": trial.suggest_categorical("target", ["sarsa", "expected"]),
         "loss": trial.suggest_categorical("loss", ["huber", "mse"]),
         "n_steps": trial.suggest_categorical("n_steps", [1, 3, 5]),
@@ -95,10 +97,6 @@ def convert_sarsa_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
         hyperparams["policy_kwargs"]["softplus_head"] = sarsa_params.pop("softplus_head")
     hyperparams.update(sarsa_params)
     return hyperparams
-
-
-#: rl-zoo3's names of the network sizes the sampler tries, and the layers they stand for.
-NET_ARCHS = {"small": [64, 64], "medium": [256, 256], "big": [400, 300]}
 
 
 def entry_trial_params(kwargs: dict[str, Any], env_id: str) -> dict[str, Any]:

@@ -90,7 +90,8 @@ def test_the_bias_diagnostic_reads_the_buffer_as_it_was_filled() -> None:
     from gymnasium import make
     from stable_baselines3.common.monitor import Monitor
 
-    from benchmarks.cliff_bias import buffer_transitions, falling_pairs
+    from benchmarks.cliff import falling_pairs
+    from benchmarks.cliff_bias import buffer_transitions
     from sb3_sarsa.exact import sample_fixed_point
 
     falls = falling_pairs()
@@ -106,5 +107,5 @@ def test_the_bias_diagnostic_reads_the_buffer_as_it_was_filled() -> None:
     inside = np.setdiff1d(np.arange(199), ends)
     np.testing.assert_array_equal(samples["next_states"][inside], samples["states"][inside + 1])
     np.testing.assert_array_equal(samples["next_actions"][inside], samples["actions"][inside + 1])
-    table = sample_fixed_point(**{key: samples[key] for key in samples}, gamma=0.9, unseen=np.zeros((48, 4)))
+    table = sample_fixed_point(**samples, gamma=0.9, unseen=np.zeros((48, 4)))
     assert np.isfinite(table).all() and table.max() <= 0.0
