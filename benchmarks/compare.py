@@ -224,10 +224,14 @@ def reevaluate(results: pathlib.Path, models: pathlib.Path) -> None:
 
 
 def write_result(path: pathlib.Path, result: dict[str, Any]) -> None:
-    """Write one run's result; a killed run leaves no result file, so it is redone on resume."""
+    """
+    Write one run's result; a killed run leaves no result file, so it is redone on resume. The
+    record gets the ``versions`` of the packages that produced it (unless it has them already), so
+    that a rerun that differs can be traced to an installation.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(result, indent=1))
+    temporary.write_text(json.dumps({"versions": versions(), **result}, indent=1))
     temporary.replace(path)
 
 

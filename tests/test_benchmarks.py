@@ -93,6 +93,12 @@ def test_run_processes_reports_each_run_and_failures(tmp_path, capsys) -> None:
 
     write_result(tmp_path / "a" / "template.json", {"value": 7})  # creates the folder, no .tmp left behind
     assert sorted(path.name for path in (tmp_path / "a").iterdir()) == ["template.json"]
+    import json
+
+    import stable_baselines3
+
+    stored = json.loads((tmp_path / "a" / "template.json").read_text())
+    assert stored["value"] == 7 and f"stable_baselines3 {stable_baselines3.__version__}" in stored["versions"]
     script = "import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])"
     runs = [
         (
