@@ -58,6 +58,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "buffer-100k": {"buffer_size": 100_000},
     # linear on the one-hot state: one weight per (state, action), which can represent the table exactly
     "linear": {"policy_kwargs": {"net_arch": []}},
+    # Adam divides each step by a running root mean square of the gradient: a rare large error (a
+    # sampled fall) gets a step smaller than its share of the squared error, much as Huber's median.
+    # A larger batch draws the rare pairs in nearly every batch; plain SGD takes steps in proportion.
+    "batch-512": {"batch_size": 512},
+    "batch-1024": {"batch_size": 1024},
+    # (the optimizer by its name in ``torch.optim``, resolved by :func:`variant_kwargs`)
+    "sgd": {"policy_kwargs": {"net_arch": [64, 64], "optimizer_class": "SGD", "optimizer_kwargs": {"momentum": 0.9}}},
 }
 #: The refit: more passes over the final buffer at a fixed learning rate, the target network copied
 #: after each round, to see whether the network reaches its buffer's value when its fit is given time.
@@ -102,11 +109,24 @@ def refit(model: Any) -> float:
         return float(model.q_net(th.tensor([START])).max())
 
 
+def variant_kwargs(variant: str) -> dict[str, Any]:
+    """:return: the variant's constructor arguments, an ``optimizer_class`` name resolved in ``torch.optim``"""
+    import copy
+
+    import torch as th
+
+    kwargs = copy.deepcopy(VARIANTS[variant])
+    policy_kwargs = kwargs.get("policy_kwargs", {})
+    if isinstance(policy_kwargs.get("optimizer_class"), str):
+        policy_kwargs["optimizer_class"] = getattr(th.optim, policy_kwargs["optimizer_class"])
+    return kwargs
+
+
 def run_one(variant: str, seed: int) -> dict[str, Any]:
     """Train SARSA with the variant, then solve its buffer as a table. :return: the run's record"""
     from sb3_sarsa.exact import sample_fixed_point
 
-    model, env, kwargs, timesteps = train_agent("sarsa", seed, VARIANTS[variant])
+    model, env, kwargs, timesteps = train_agent("sarsa", seed, variant_kwargs(variant))
     result = record(model, env, "sarsa", seed, kwargs, timesteps)
     del result["q_values"], result["episode_returns"]
     samples = buffer_transitions(model)
