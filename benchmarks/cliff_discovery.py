@@ -2,6 +2,7 @@
 Why a deep agent sometimes never learns the cliff: does it ever reach the goal?
 
     python -m benchmarks.cliff_discovery              # 3 seeds, both settings, 3 algorithms
+    python -m benchmarks.cliff_discovery --settings entry explore30 --algos expected --first-seed 100 --seeds 10
     python -m benchmarks.cliff_discovery --report-only
 
 Issue 12 reported that Expected SARSA (MSE) never found the goal on 2 of 3 seeds with this
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cliff import START, TIME_LIMIT, classify_path, exact_values, make_env
+from benchmarks.cliff import START, TIME_LIMIT, classify_path, exact_values, make_env, train_agent
 from benchmarks.compare import (
     DOCS,
     ROOT,
@@ -54,6 +55,16 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "tui100": {**ISSUE_PARAMS, "target_update_interval": 100},
 }
 TIMESTEPS = 60_000
+#: Settings over the ``CliffWalking-v1`` entry of ``sarsa.yml`` (``benchmarks.cliff``'s training, its
+#: budget): the constructor arguments that each puts over the entry's.
+ENTRY_SETTINGS: dict[str, dict[str, Any]] = {
+    "entry": {},
+    # epsilon decays from 1 to 0.1 over the first 30% of training instead of 10%
+    "explore30": {"exploration_fraction": 0.3},
+    # with the batch of 1,024 that brings the network onto its buffer's value (benchmarks.cliff_bias)
+    "batch1024": {"batch_size": 1024},
+    "batch1024-explore30": {"batch_size": 1024, "exploration_fraction": 0.3},
+}
 
 
 def run_one(setting: str, algo: str, seed: int) -> dict[str, Any]:
@@ -66,14 +77,18 @@ def run_one(setting: str, algo: str, seed: int) -> dict[str, Any]:
     from sb3_sarsa.exact import greedy_path, transition_table
 
     th.set_num_threads(1)
-    env = Monitor(make_env())
-    kwargs = dict(SETTINGS[setting])
-    model: Any = (
-        DQN("MlpPolicy", env, seed=seed, **kwargs)
-        if algo == "dqn"
-        else SARSA("MlpPolicy", env, seed=seed, target=algo, loss="mse", **kwargs)
-    )
-    model.learn(TIMESTEPS)
+    model: Any
+    if setting in ENTRY_SETTINGS:
+        model, env, kwargs, timesteps = train_agent(algo, seed, ENTRY_SETTINGS[setting])
+    else:
+        env = Monitor(make_env())
+        kwargs, timesteps = dict(SETTINGS[setting]), TIMESTEPS
+        model = (
+            DQN("MlpPolicy", env, seed=seed, **kwargs)
+            if algo == "dqn"
+            else SARSA("MlpPolicy", env, seed=seed, target=algo, loss="mse", **kwargs)
+        )
+        model.learn(timesteps)
     lengths, returns = env.get_episode_lengths(), env.get_episode_rewards()
     # An episode that ended before the time limit terminated: it reached the goal.
     ends = np.cumsum(lengths)
@@ -85,6 +100,7 @@ def run_one(setting: str, algo: str, seed: int) -> dict[str, Any]:
         "setting": setting,
         "algo": algo,
         "seed": seed,
+        "timesteps": timesteps,
         "hyperparameters": {key: repr(value) for key, value in kwargs.items()},
         "first_goal_step": goal_steps[0] if goal_steps else None,
         "goal_episodes": len(goal_steps),
@@ -132,9 +148,11 @@ def report(command: str) -> str:
             f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see",
             f"`benchmarks/cliff_discovery.py`), {datetime.date.today().isoformat()}. Machine: {machine()}. {versions()}.",
             "",
-            f"`CliffWalking-v1`, time limit {TIME_LIMIT}, {TIMESTEPS:,} steps. `issue`: {ISSUE_PARAMS} and DQN's defaults",
+            f"`CliffWalking-v1`, time limit {TIME_LIMIT}. `issue` ({TIMESTEPS:,} steps): {ISSUE_PARAMS} and DQN's defaults",
             "for the rest (`target_update_interval=10000`, `train_freq=4`, `batch_size=32`); `tui100`: the same with",
-            "`target_update_interval=100`. SARSA and Expected SARSA with MSE. Exact max_a Q(start):",
+            "`target_update_interval=100`. SARSA and Expected SARSA with MSE. Settings over the `CliffWalking-v1` entry of",
+            f"`sarsa.yml` (`benchmarks.cliff`'s training and budget; the entry's own loss): {ENTRY_SETTINGS}.",
+            "Exact max_a Q(start):",
             f"{exact['epsilon-greedy'][START].max():.2f} (epsilon-greedy), {exact['greedy'][START].max():.2f} (greedy).",
             "First goal: the env step at the end of the first episode that reached the goal (`never`: no episode did).",
             f"For scale: 20,000 uniformly random steps (seed 0) reached the goal in {goals} of {episodes} episodes.",
@@ -150,9 +168,10 @@ def report(command: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cliff_discovery", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=[*SETTINGS, *ENTRY_SETTINGS])
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--run", nargs=3, metavar=("SETTING", "ALGO", "SEED"), help=argparse.SUPPRESS)
@@ -164,7 +183,12 @@ def main() -> None:
     command = command_line("benchmarks.cliff_discovery")
     if not args.report_only:
         record_command(RESULTS, command)
-        keys = [(setting, algo, seed) for seed in range(args.seeds) for setting in args.settings for algo in args.algos]
+        keys = [
+            (setting, algo, seed)
+            for seed in range(args.first_seed, args.first_seed + args.seeds)
+            for setting in args.settings
+            for algo in args.algos
+        ]
         runs = pending_runs("benchmarks.cliff_discovery", keys, result_path)
         run_processes(
             runs,
