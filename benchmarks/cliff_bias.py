@@ -63,6 +63,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # A larger batch draws the rare pairs in nearly every batch; plain SGD takes steps in proportion.
     "batch-512": {"batch_size": 512},
     "batch-1024": {"batch_size": 1024},
+    # and epsilon's decay over the first 30% of training (benchmarks.cliff_discovery: the goal is found)
+    "batch-1024-explore30": {"batch_size": 1024, "exploration_fraction": 0.3},
     # (the optimizer by its name in ``torch.optim``, resolved by :func:`variant_kwargs`)
     "sgd": {"policy_kwargs": {"net_arch": [64, 64], "optimizer_class": "SGD", "optimizer_kwargs": {"momentum": 0.9}}},
 }
