@@ -32,6 +32,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -172,6 +173,10 @@ def enqueue_entry(env_id: str, storage: Any) -> list[dict[str, Any]]:
     return trials
 
 
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run(args: argparse.Namespace) -> None:
     import optuna
 
@@ -196,15 +201,24 @@ def run(args: argparse.Namespace) -> None:
         log.parent.mkdir(parents=True, exist_ok=True)
         logs.append(log)
         print("  " + " ".join(command[1:]), flush=True)
+    processes: list[subprocess.Popen[bytes]] = []
+    # SIGTERM (``kill``, a scheduler's stop) ends the run as Ctrl-C does: workers stopped, study exported.
+    previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         with contextlib.ExitStack() as files:
             outputs = [files.enter_context(open(log, "w")) for log in logs]
-            processes = [
-                subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-                for command, output in zip(commands, outputs)
-            ]
+            for command, output in zip(commands, outputs):
+                processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT))
             codes = [process.wait() for process in processes]
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait()
+        print("stopped: the trials the workers were running stay in the study as running", flush=True)
+        raise SystemExit(130) from None
     finally:
+        signal.signal(signal.SIGTERM, previous_handler)
         if has_study(storage, name):
             print(f"exported {export(args.env, storage)} trials to {journal_path(args.env).relative_to(ROOT)}", flush=True)
     failed = [str(log) for code, log in zip(codes, logs) if code != 0]

@@ -355,3 +355,47 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
     assert "| 0 | huber | sarsa | complete | 140.0 | 110.0 |" in text
     assert "| 1 | mse | sarsa | waiting | - | - |" in text
     assert "| 0 (entry) | 140.0 | 110.0 |" in text
+
+
+def test_search_run_stopped_by_sigterm_stops_its_workers_and_exports(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    import optuna
+
+    from benchmarks import search
+
+    monkeypatch.setattr(search, "ROOT", tmp_path)
+    monkeypatch.setattr(search, "SEARCH", tmp_path / "search")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = str(tmp_path / "server.log")  # a journal file stands for the PostgreSQL server
+    optuna.create_study(study_name="sarsa_CartPole-v1", storage=search.optuna_storage(storage), direction="maximize")
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def popen(command, **kwargs):  # type: ignore[no-untyped-def]
+        started.append(real_popen(command, **kwargs))
+        return started[-1]
+
+    # Workers that would run for a minute, in place of rl-zoo3 (the log name comes after "-f").
+    worker = [sys.executable, "-c", "import time; time.sleep(60)", "-f"]
+    monkeypatch.setattr(search, "worker_command", lambda env_id, url, trials, budget, seed, args: [*worker, f"w{seed}"])
+    monkeypatch.setattr(search.subprocess, "Popen", popen)
+    args = argparse.Namespace(
+        env="CartPole-v1", storage=storage, pg_dir=None, no_entry=True, n_timesteps=100, trials=1, workers=2, log_dir=tmp_path
+    )
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            search.run(args)
+    finally:
+        timer.cancel()
+    assert stopped.value.code == 130
+    assert len(started) == 2 and all(process.poll() is not None for process in started)  # no worker left running
+    assert search.journal_path("CartPole-v1").exists()  # the study was exported on the way out
+    assert signal.getsignal(signal.SIGTERM) is not search._raise_keyboard_interrupt  # the handler is restored
