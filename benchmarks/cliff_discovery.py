@@ -64,6 +64,7 @@ ENTRY_SETTINGS: dict[str, dict[str, Any]] = {
     # with the batch of 1,024 that brings the network onto its buffer's value (benchmarks.cliff_bias)
     "batch1024": {"batch_size": 1024},
     "batch1024-explore30": {"batch_size": 1024, "exploration_fraction": 0.3},
+    "batch512-explore30": {"batch_size": 512, "exploration_fraction": 0.3},
 }
 
 
