@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cliff import START, TIME_LIMIT, classify_path, exact_values, make_env, train_agent
+from benchmarks.cliff import START, TIME_LIMIT, classify_path, exact_values, make_env, own_fixed_point, train_agent
 from benchmarks.compare import (
     DOCS,
     ROOT,
@@ -131,10 +131,33 @@ def result_path(setting: str, algo: str, seed: int) -> pathlib.Path:
     return RESULTS / f"{setting}_{algo}_seed{seed}.json"
 
 
+def summary_rows(runs: list[dict[str, Any]], exact: dict[str, np.ndarray]) -> list[str]:
+    """
+    :return: one table row per setting and algorithm: its seeds, how many greedy paths are safe, edge
+        or miss the goal, the median abs error of ``max_a Q(start)`` to the exact value of the
+        algorithm's own backup, and the median online return
+    """
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["setting"], run["algo"]), []).append(run)
+    rows = []
+    for (setting, algo), group in sorted(groups.items()):
+        seeds = sorted(run["seed"] for run in group)
+        kinds = [run["path_kind"] for run in group]
+        value = exact[own_fixed_point(algo)][START].max()
+        error = np.median([abs(run["q_start"] - value) for run in group])
+        online = np.median([run["online_last"] for run in group])
+        rows.append(
+            f"| {setting} | {algo} | {len(group)} ({seeds[0]}-{seeds[-1]}) | {kinds.count('safe')} / {kinds.count('edge')} / "
+            f"{kinds.count('no goal')} | {error:.2f} | {online:.1f} |"
+        )
+    return rows
+
+
 def report(command: str) -> str:
     rows = []
-    for path in sorted(RESULTS.glob("*.json")):
-        run = json.loads(path.read_text())
+    runs = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
+    for run in runs:
         first = "never" if run["first_goal_step"] is None else f"{run['first_goal_step']:,}"
         rows.append(
             f"| {run['setting']} | {run['algo']} | {run['seed']} | {first} | {run['goal_episodes']} of {run['episodes']} | "
@@ -157,6 +180,14 @@ def report(command: str) -> str:
             f"{exact['epsilon-greedy'][START].max():.2f} (epsilon-greedy), {exact['greedy'][START].max():.2f} (greedy).",
             "First goal: the env step at the end of the first episode that reached the goal (`never`: no episode did).",
             f"For scale: 20,000 uniformly random steps (seed 0) reached the goal in {goals} of {episodes} episodes.",
+            "",
+            "Summary: greedy paths safe / edge / no goal; error: median abs(max_a Q(start) - the exact value of the",
+            "algorithm's own backup: greedy for DQN, epsilon-greedy for the others); online: median return of the last",
+            "100 training episodes.",
+            "",
+            "| setting | algorithm | runs (seeds) | safe / edge / no goal | error | online |",
+            "|---|---|---|---|---|---|",
+            *summary_rows(runs, exact),
             "",
             "| setting | algorithm | seed | first goal | episodes at the goal | max_a Q(start) | greedy path "
             "| online return (last 100) |",
