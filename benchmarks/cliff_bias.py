@@ -13,13 +13,15 @@ sampled targets sits above their expectation in most runs (the sample mean of a 
 skewed: below its expectation only in the few runs that drew many).
 
 Each run trains SARSA with the ``CliffWalking-v1`` entry of ``sarsa.yml`` (``benchmarks.cliff``'s
-training, ``variant`` overrides on top), then solves the final replay buffer as a table
-(:func:`sb3_sarsa.exact.sample_fixed_point`: the value SARSA's target estimates from exactly
-these samples, with exact values where a pair has no sample) and counts the falls in the buffer and the
+training, a variant of ``benchmarks.cliff_variants`` on top: this diagnostic's variants keep the batch
+of 128 and epsilon's decay over 10% that the entry had when they were run, unless they change them),
+then solves the final replay buffer as a table (:func:`sb3_sarsa.exact.sample_fixed_point`: the value
+SARSA's target estimates from exactly these samples, with exact values where a pair has no sample) and
+counts the falls in the buffer and the
 falls whose stored ``a'`` falls again. If the table's value is as far from the exact one as the
 network's, the bias is in the samples, not in the function approximation; a buffer that holds more
-of them should then shrink it: ``buffer-50k`` holds the last half of the run (all of it at epsilon
-0.1), ``buffer-100k`` the whole run, including the uniformly random warm-up and the decay of epsilon,
+of them should then shrink it: ``buffer50k`` holds the last half of the run (all of it at epsilon
+0.1), ``buffer100k`` the whole run, including the uniformly random warm-up and the decay of epsilon,
 whose more exploratory ``a'`` price in more falls than the final policy takes. ``linear`` has no
 hidden layer (a table of weights on the one-hot state): whatever separates it from its buffer's table
 is optimisation, not the network's shape.
@@ -36,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cliff import EPSILON, FALL_REWARD, GAMMA, START, exact_values, falling_pairs, record, train_agent
+from benchmarks.cliff_variants import VARIANTS, variant_kwargs
 from benchmarks.compare import (
     DOCS,
     ROOT,
@@ -51,23 +54,8 @@ from benchmarks.compare import (
 )
 
 RESULTS = ROOT / "benchmarks" / "cliff_bias"
-#: Constructor arguments that each variant puts over the ``CliffWalking-v1`` entry.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "entry": {},
-    "buffer-50k": {"buffer_size": 50_000},
-    "buffer-100k": {"buffer_size": 100_000},
-    # linear on the one-hot state: one weight per (state, action), which can represent the table exactly
-    "linear": {"policy_kwargs": {"net_arch": []}},
-    # The fit of rarely sampled pairs: a larger batch draws them in nearly every batch; plain SGD
-    # (instead of Adam, whose steps are scaled by a running root mean square of the gradient) takes
-    # steps in proportion to the error. Measured: the batch closes the gap, SGD does not (CLIFF_BIAS.md).
-    "batch-512": {"batch_size": 512},
-    "batch-1024": {"batch_size": 1024},
-    # and epsilon's decay over the first 30% of training (benchmarks.cliff_discovery: the goal is found)
-    "batch-1024-explore30": {"batch_size": 1024, "exploration_fraction": 0.3},
-    # (the optimizer by its name in ``torch.optim``, resolved by :func:`variant_kwargs`)
-    "sgd": {"policy_kwargs": {"net_arch": [64, 64], "optimizer_class": "SGD", "optimizer_kwargs": {"momentum": 0.9}}},
-}
+#: The variants (of :mod:`benchmarks.cliff_variants`) that a plain ``python -m benchmarks.cliff_bias`` runs.
+BIAS_VARIANTS = ["batch128", "buffer50k", "buffer100k", "linear", "batch512", "batch1024", "batch1024-explore30", "sgd"]
 #: The refit: more passes over the final buffer at a fixed learning rate, the target network copied
 #: after each round, to see whether the network reaches its buffer's value when its fit is given time.
 REFIT_ROUNDS = 200
@@ -109,19 +97,6 @@ def refit(model: Any) -> float:
         polyak_update(model.q_net.parameters(), model.q_net_target.parameters(), 1.0)
     with th.no_grad():
         return float(model.q_net(th.tensor([START])).max())
-
-
-def variant_kwargs(variant: str) -> dict[str, Any]:
-    """:return: the variant's constructor arguments, an ``optimizer_class`` name resolved in ``torch.optim``"""
-    import copy
-
-    import torch as th
-
-    kwargs = copy.deepcopy(VARIANTS[variant])
-    policy_kwargs = kwargs.get("policy_kwargs", {})
-    if isinstance(policy_kwargs.get("optimizer_class"), str):
-        policy_kwargs["optimizer_class"] = getattr(th.optim, policy_kwargs["optimizer_class"])
-    return kwargs
 
 
 def run_one(variant: str, seed: int) -> dict[str, Any]:
@@ -222,7 +197,7 @@ def report(command: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cliff_bias", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=BIAS_VARIANTS, choices=list(VARIANTS))
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--report-only", action="store_true")

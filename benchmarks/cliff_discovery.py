@@ -2,7 +2,7 @@
 Why a deep agent sometimes never learns the cliff: does it ever reach the goal?
 
     python -m benchmarks.cliff_discovery              # 3 seeds, both settings, 3 algorithms
-    python -m benchmarks.cliff_discovery --settings entry explore30 --algos expected --first-seed 100 --seeds 10
+    python -m benchmarks.cliff_discovery --settings batch128 batch128-explore30 --algos expected --first-seed 100 --seeds 10
     python -m benchmarks.cliff_discovery --report-only
 
 Issue 12 reported that Expected SARSA (MSE) never found the goal on 2 of 3 seeds with this
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cliff import START, TIME_LIMIT, classify_path, exact_values, make_env, own_fixed_point, train_agent
+from benchmarks.cliff_variants import VARIANTS, variant_kwargs
 from benchmarks.compare import (
     DOCS,
     ROOT,
@@ -56,16 +57,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 TIMESTEPS = 60_000
 #: Settings over the ``CliffWalking-v1`` entry of ``sarsa.yml`` (``benchmarks.cliff``'s training, its
-#: budget): the constructor arguments that each puts over the entry's.
-ENTRY_SETTINGS: dict[str, dict[str, Any]] = {
-    "entry": {},
-    # epsilon decays from 1 to 0.1 over the first 30% of training instead of 10%
-    "explore30": {"exploration_fraction": 0.3},
-    # with the batch of 1,024 that brings the network onto its buffer's value (benchmarks.cliff_bias)
-    "batch1024": {"batch_size": 1024},
-    "batch1024-explore30": {"batch_size": 1024, "exploration_fraction": 0.3},
-    "batch512-explore30": {"batch_size": 512, "exploration_fraction": 0.3},
-}
+#: budget): the variants of :mod:`benchmarks.cliff_variants` that this diagnostic has run.
+ENTRY_SETTINGS = ["entry", "batch128", "batch128-explore30", "batch1024-explore30", "batch512-explore30"]
 
 
 def run_one(setting: str, algo: str, seed: int) -> dict[str, Any]:
@@ -79,8 +72,8 @@ def run_one(setting: str, algo: str, seed: int) -> dict[str, Any]:
 
     th.set_num_threads(1)
     model: Any
-    if setting in ENTRY_SETTINGS:
-        model, env, kwargs, timesteps = train_agent(algo, seed, ENTRY_SETTINGS[setting])
+    if setting in VARIANTS:
+        model, env, kwargs, timesteps = train_agent(algo, seed, variant_kwargs(setting))
     else:
         env = Monitor(make_env())
         kwargs, timesteps = dict(SETTINGS[setting]), TIMESTEPS
@@ -165,6 +158,7 @@ def report(command: str) -> str:
         )
     exact = exact_values()
     goals, episodes = random_walk_goals()
+    entry_settings = {setting: VARIANTS[setting] for setting in ENTRY_SETTINGS}
     return "\n".join(
         [
             "# The cliff: is a failure one of exploration?",
@@ -175,7 +169,8 @@ def report(command: str) -> str:
             f"`CliffWalking-v1`, time limit {TIME_LIMIT}. `issue` ({TIMESTEPS:,} steps): {ISSUE_PARAMS} and DQN's defaults",
             "for the rest (`target_update_interval=10000`, `train_freq=4`, `batch_size=32`); `tui100`: the same with",
             "`target_update_interval=100`. SARSA and Expected SARSA with MSE. Settings over the `CliffWalking-v1` entry of",
-            f"`sarsa.yml` (`benchmarks.cliff`'s training and budget; the entry's own loss): {ENTRY_SETTINGS}.",
+            f"`sarsa.yml` (`benchmarks.cliff`'s training and budget; the entry's own loss): {entry_settings} (`entry`: the",
+            "entry as it was when the run was made; each result file records its hyperparameters).",
             "Exact max_a Q(start):",
             f"{exact['epsilon-greedy'][START].max():.2f} (epsilon-greedy), {exact['greedy'][START].max():.2f} (greedy).",
             "First goal: the env step at the end of the first episode that reached the goal (`never`: no episode did).",
@@ -200,7 +195,7 @@ def report(command: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cliff_discovery", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=[*SETTINGS, *ENTRY_SETTINGS])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=[*SETTINGS, *VARIANTS])
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")

@@ -109,3 +109,39 @@ def test_the_bias_diagnostic_reads_the_buffer_as_it_was_filled() -> None:
     np.testing.assert_array_equal(samples["next_actions"][inside], samples["actions"][inside + 1])
     table = sample_fixed_point(**samples, gamma=0.9, unseen=np.zeros((48, 4)))
     assert np.isfinite(table).all() and table.max() <= 0.0
+
+
+@pytest.mark.parametrize("diagnostic, field", [("cliff_bias", "variant"), ("cliff_discovery", "setting")])
+def test_stored_diagnostic_runs_were_made_with_their_variants_values(diagnostic: str, field: str) -> None:
+    # A variant's name must keep meaning the values its stored runs were made with when the entry
+    # changes: each result file's recorded hyperparameters hold the variant's overrides.
+    import json
+    import pathlib
+
+    from benchmarks.cliff_variants import VARIANTS
+
+    results = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / diagnostic
+    if not results.is_dir():
+        pytest.skip(f"benchmarks/{diagnostic} (stored results) is not in this checkout")
+    checked = 0
+    for path in sorted(results.glob("*.json")):
+        run = json.loads(path.read_text())
+        name = run[field]
+        if name not in VARIANTS or name == "entry":
+            continue
+        assert path.name.startswith(f"{name}_"), path.name
+        for key, value in VARIANTS[name].items():
+            if key != "policy_kwargs":
+                assert run["hyperparameters"][key] == repr(value), (path.name, key)
+        checked += 1
+    assert checked > 0
+
+
+def test_cliff_variants_resolve_their_optimizer_and_reject_unknown_names() -> None:
+    from benchmarks.cliff_variants import VARIANTS, variant_kwargs
+
+    kwargs = variant_kwargs("sgd")
+    assert kwargs["policy_kwargs"]["optimizer_class"] is th.optim.SGD
+    assert VARIANTS["sgd"]["policy_kwargs"]["optimizer_class"] == "SGD"  # the table itself is not changed
+    with pytest.raises(ValueError, match="Unknown cliff variant 'batch-1024'"):
+        variant_kwargs("batch-1024")
