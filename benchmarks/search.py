@@ -20,9 +20,10 @@ the journal copy): trials by state, the best ones with their parameters, the mea
 three evaluations beside its final one, parameter importances, and how ``train/next_action_agreement``
 (recorded by every trial) relates to the final return.
 
-``confirm`` re-runs the ``--top`` best completed trials' configurations on ``--seeds`` fresh seeds
-(300, 301, ...: seeds neither the benchmark, the tuning runs nor the search used) with the benchmark's
-budget and evaluation (``benchmarks.compare.run_one``), resumable, and adds the table to the report.
+``confirm`` re-runs the configurations of the ``--top`` completed trials with the best mean of the last
+three evaluations on ``--seeds`` fresh seeds (300, 301, ...: seeds neither the benchmark, the tuning runs
+nor the search used) with the benchmark's budget and evaluation (``benchmarks.compare.run_one``),
+resumable, and adds the table to the report.
 """
 
 import argparse
@@ -397,16 +398,23 @@ def trial_overrides(env_id: str, trial: int) -> dict[str, Any]:
     return params
 
 
-def confirm(env_id: str, top: int, seeds: int, jobs: int) -> None:
+def confirm_candidates(study: Any, top: int) -> list[int]:
+    """
+    :return: the numbers of the ``top`` completed trials with the best mean of their last three
+        evaluations (:func:`last_three`; the final evaluation alone swings by 100 on LunarLander), the
+        final evaluation breaking ties
+    """
     import optuna
 
-    study = load_study(env_id, None)
-    complete = sorted((t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: -t.value)
-    keys = [
-        (env_id, trial.number, seed)
-        for seed in range(CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + seeds)
-        for trial in complete[:top]
-    ]
+    complete = [trial for trial in study.trials if trial.state == optuna.trial.TrialState.COMPLETE]
+    complete.sort(key=lambda trial: (-(last_three(trial) or trial.value), -trial.value))
+    return [trial.number for trial in complete[:top]]
+
+
+def confirm(env_id: str, top: int, seeds: int, jobs: int) -> None:
+    trials = confirm_candidates(load_study(env_id, None), top)
+    print(f"trials {trials} (the best means of the last three evaluations)", flush=True)
+    keys = [(env_id, trial, seed) for seed in range(CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + seeds) for trial in trials]
     runs = pending_runs("benchmarks.search", keys, confirm_path, label_prefix="trial ")
     print(f"{len(runs)} runs to do, {jobs} at a time", flush=True)
     run_processes(

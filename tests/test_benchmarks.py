@@ -399,3 +399,31 @@ def test_search_run_stopped_by_sigterm_stops_its_workers_and_exports(tmp_path, m
     assert len(started) == 2 and all(process.poll() is not None for process in started)  # no worker left running
     assert search.journal_path("CartPole-v1").exists()  # the study was exported on the way out
     assert signal.getsignal(signal.SIGTERM) is not search._raise_keyboard_interrupt  # the handler is restored
+
+
+def test_confirmation_takes_the_trials_with_the_best_last_three_evaluations() -> None:
+    import optuna
+
+    from benchmarks.search import confirm_candidates
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    distributions = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    # (evaluations): a lucky last evaluation, a steady one, a middling one, and a pruned trial
+    for values, state in (
+        ([0.0, -50.0, 240.0], optuna.trial.TrialState.COMPLETE),  # last three: 63.3
+        ([150.0, 160.0, 170.0, 180.0], optuna.trial.TrialState.COMPLETE),  # 170.0
+        ([100.0, 100.0, 100.0], optuna.trial.TrialState.COMPLETE),  # 100.0
+        ([300.0], optuna.trial.TrialState.PRUNED),
+    ):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": 0.5},
+                distributions=distributions,
+                value=values[-1] if state == optuna.trial.TrialState.COMPLETE else None,
+                intermediate_values=dict(enumerate(values)),
+                state=state,
+            )
+        )
+    assert confirm_candidates(study, 2) == [1, 2]
+    assert confirm_candidates(study, 5) == [1, 2, 0]
