@@ -145,3 +145,21 @@ def check_recency(recent_eta: float, recent_min_size: int) -> tuple[float, int]:
         raise ValueError(f"recent_eta must be in (0, 1] (1: uniform replay), got {recent_eta!r}.")
     _check_int("recent_min_size", recent_min_size, 1)
     return float(recent_eta), int(recent_min_size)
+
+
+def check_target_epsilon(target_epsilon: float | None, target: str) -> float | None:
+    """
+    :return: ``target_epsilon``, checked
+    :raises ValueError: for a value outside [0, 1], or a value with a target other than ``"expected"``
+        (SARSA's target uses the stored next action, drawn with the behaviour's epsilon)
+    """
+    if target_epsilon is None:
+        return None
+    if isinstance(target_epsilon, bool) or not isinstance(target_epsilon, (int, float)) or not 0.0 <= target_epsilon <= 1.0:
+        raise ValueError(f"target_epsilon must be None (the behaviour's epsilon) or in [0, 1], got {target_epsilon!r}.")
+    if target != "expected":
+        raise ValueError(
+            f"target_epsilon applies to target='expected' only (got target={target!r}): SARSA's target uses the "
+            "next action stored with each transition, drawn with the behaviour's epsilon."
+        )
+    return float(target_epsilon)

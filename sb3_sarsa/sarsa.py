@@ -20,7 +20,7 @@ from stable_baselines3.dqn import DQN
 from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
 
 from sb3_sarsa.buffers import DictSarsaReplayBuffer, NextActionStorage, SarsaReplayBuffer
-from sb3_sarsa.checks import check_parameters, check_policy_kwargs, check_recency, check_spaces
+from sb3_sarsa.checks import check_parameters, check_policy_kwargs, check_recency, check_spaces, check_target_epsilon
 from sb3_sarsa.her import HerSarsaReplayBuffer
 from sb3_sarsa.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SarsaPolicy, SarsaQNetwork
 from sb3_sarsa.recency import ere_window
@@ -77,7 +77,7 @@ class SARSA(DQN):
     really executed at ``s'``, drawn epsilon-greedily with the same epsilon as every behaviour
     action and stored in the replay buffer with the transition (DQN uses ``max_a Q_target(s', a)``).
     With ``target="expected"`` it is Expected SARSA: ``r + gamma * sum_a pi(a|s') Q_target(s', a)``
-    under the current epsilon-greedy policy.
+    under the current epsilon-greedy policy (or the one of ``target_epsilon``).
 
     Each env draws its own exploration coin. The next action is drawn right after each step,
     before any gradient update, and executed at the next step (committed, as in textbook SARSA).
@@ -139,6 +139,11 @@ class SARSA(DQN):
         replayed next actions come more often from recent policies. ``1.0`` (default): uniform
         replay, as DQN. Not with HER (its buffer samples whole episodes).
     :param recent_min_size: the smallest window of ``recent_eta``
+    :param target_epsilon: with ``target="expected"``, the epsilon of the epsilon-greedy policy whose
+        value the target takes. ``None`` (default): the behaviour's current epsilon, on-policy at every
+        step. A number (such as ``exploration_final_eps``) learns the value of that policy while the
+        behaviour still explores more (the decay of epsilon), and is on-policy once the behaviour's
+        epsilon has reached it; SB3's DQN is ``0``.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -189,11 +194,13 @@ class SARSA(DQN):
         loss: str = "mse",
         recent_eta: float = 1.0,
         recent_min_size: int = 2500,
+        target_epsilon: float | None = None,
         _init_setup_model: bool = True,
     ) -> None:
         self.target = check_target(target)
         self.loss = check_loss(loss)
         self.recent_eta, self.recent_min_size = check_recency(recent_eta, recent_min_size)
+        self.target_epsilon = check_target_epsilon(target_epsilon, self.target)
         if _init_setup_model:
             # On load (_init_setup_model=False) the saved values replace these defaults anyway.
             check_parameters(
@@ -488,7 +495,7 @@ class SARSA(DQN):
                         discounts,
                         next_q_values,
                         policy_q_values,
-                        self.exploration_rate,
+                        self.exploration_rate if self.target_epsilon is None else self.target_epsilon,
                     )
                 else:
                     target_q_values = sarsa_target(
