@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.cliff import START, TIME_LIMIT, classify_path, exact_values, make_env, own_fixed_point, train_agent
+from benchmarks.cliff import GAMMA, START, TIME_LIMIT, classify_path, exact_values, make_env, own_fixed_point, train_agent
 from benchmarks.cliff_variants import VARIANTS, variant_kwargs
 from benchmarks.compare import (
     DOCS,
@@ -58,7 +58,16 @@ SETTINGS: dict[str, dict[str, Any]] = {
 TIMESTEPS = 60_000
 #: Settings over the ``CliffWalking-v1`` entry of ``sarsa.yml`` (``benchmarks.cliff``'s training, its
 #: budget): the variants of :mod:`benchmarks.cliff_variants` that this diagnostic has run.
-ENTRY_SETTINGS = ["entry", "batch128", "batch128-explore30", "batch1024-explore30", "batch512-explore30"]
+ENTRY_SETTINGS = [
+    "entry",
+    "batch128",
+    "batch128-explore30",
+    "batch1024-explore30",
+    "batch512-explore30",
+    "batch512-explore50",
+    "batch512-explore30-tui500",
+    "batch512-explore30-target10",
+]
 
 
 def run_one(setting: str, algo: str, seed: int) -> dict[str, Any]:
@@ -103,6 +112,31 @@ def run_one(setting: str, algo: str, seed: int) -> dict[str, Any]:
         "path_kind": classify_path(path, reached),
         "online_last": float(np.mean(returns[-100:])),
     }
+
+
+def random_walk_values() -> np.ndarray:
+    """
+    :return: the exact state values of the uniformly random policy (epsilon 1: what SARSA's and Expected
+        SARSA's targets estimate while epsilon is near 1), gamma as the benchmark's, as the 4 x 12 grid
+    """
+    from sb3_sarsa.exact import action_values, transition_table
+
+    return action_values(transition_table(make_env()), GAMMA, 1.0).mean(axis=1).reshape(4, 12)
+
+
+def grid_rows(values: np.ndarray) -> list[str]:
+    """:return: a markdown table of a 4 x 12 grid of values, rounded; the cliff's and the goal's cells by name"""
+    names = {**{36 + column: "cliff" for column in range(1, 11)}, 47: "goal"}
+
+    def cell(index: int) -> str:
+        return names.get(index, f"{values.flat[index]:.0f}")
+
+    rows, columns = values.shape
+    return [
+        "| row | " + " | ".join(str(column) for column in range(columns)) + " |",
+        "|---|" + "---|" * columns,
+        *(f"| {row} | " + " | ".join(cell(row * columns + column) for column in range(columns)) + " |" for row in range(rows)),
+    ]
 
 
 def random_walk_goals(steps: int = 20_000, seed: int = 0) -> tuple[int, int]:
@@ -175,6 +209,11 @@ def report(command: str) -> str:
             f"{exact['epsilon-greedy'][START].max():.2f} (epsilon-greedy), {exact['greedy'][START].max():.2f} (greedy).",
             "First goal: the env step at the end of the first episode that reached the goal (`never`: no episode did).",
             f"For scale: 20,000 uniformly random steps (seed 0) reached the goal in {goals} of {episodes} episodes.",
+            "",
+            "Exact state values of the uniformly random policy (what both SARSA targets estimate while epsilon is",
+            "near 1; `sb3_sarsa.exact.action_values` with epsilon 1, gamma 0.99), by cell (row 3: start, cliff, goal):",
+            "",
+            *grid_rows(random_walk_values()),
             "",
             "Summary: greedy paths safe / edge / no goal; error: median abs(max_a Q(start) - the exact value of the",
             "algorithm's own backup: greedy for DQN, epsilon-greedy for the others); online: median return of the last",

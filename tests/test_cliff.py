@@ -131,7 +131,9 @@ def test_stored_diagnostic_runs_were_made_with_their_variants_values(diagnostic:
             continue
         assert path.name.startswith(f"{name}_"), path.name
         for key, value in VARIANTS[name].items():
-            if key != "policy_kwargs":
+            if key == "target_epsilon" and value is None:  # runs made before the option existed lack it
+                assert run["hyperparameters"].get(key, "None") == "None", path.name
+            elif key != "policy_kwargs":
                 assert run["hyperparameters"][key] == repr(value), (path.name, key)
         checked += 1
     assert checked > 0
@@ -145,3 +147,31 @@ def test_cliff_variants_resolve_their_optimizer_and_reject_unknown_names() -> No
     assert VARIANTS["sgd"]["policy_kwargs"]["optimizer_class"] == "SGD"  # the table itself is not changed
     with pytest.raises(ValueError, match="Unknown cliff variant 'batch-1024'"):
         variant_kwargs("batch-1024")
+
+
+def test_the_random_walks_values_lead_up_and_into_the_top_left_corner() -> None:
+    # docs/CLIFF.md's reading of the runs that never find the goal: while epsilon is near 1, the values
+    # both SARSA targets estimate are the random walk's, which rise away from the cliff and have a local
+    # maximum in the top-left corner (lower on its both sides), where those runs' greedy paths end.
+    from benchmarks.cliff_discovery import grid_rows, random_walk_values
+
+    values = random_walk_values()
+    assert values.shape == (4, 12)
+    assert (np.diff(values[:, :6], axis=0) < 0).all()  # each step down the grid's left half loses value
+    assert values[0, 0] > values[0, 1] > values[0, 2] > values[0, 3] and values[0, 0] > values[1, 0]
+    assert values[0, 0] == pytest.approx(-929, abs=1)
+    assert grid_rows(values)[-1].startswith("| 3 | -1072 | cliff |") and grid_rows(values)[-1].endswith("| goal |")
+
+
+def test_the_cliff_benchmarks_algorithms_differ_from_the_entry_as_documented() -> None:
+    from benchmarks.cliff import cliff_kwargs
+
+    def shown(algo: str, overrides: dict[str, Any] | None = None) -> dict[str, str]:
+        return {key: repr(value) for key, value in cliff_kwargs(algo, overrides)[0].items()}  # schedules by repr
+
+    sarsa = shown("sarsa")
+    assert cliff_kwargs("sarsa")[1] == 100_000 and sarsa["target"] == "'sarsa'" and "target_epsilon" not in sarsa
+    assert shown("expected") == {**sarsa, "target": "'expected'", "target_epsilon": sarsa["exploration_final_eps"]}
+    assert shown("expected", {"target_epsilon": None})["target_epsilon"] == "None"
+    assert {"target", "loss", "target_epsilon"}.isdisjoint(shown("dqn", {"target_epsilon": None}))
+    assert shown("sarsa-huber") == {**sarsa, "loss": "'huber'"}
