@@ -143,7 +143,8 @@ class SARSA(DQN):
         value the target takes. ``None`` (default): the behaviour's current epsilon, on-policy at every
         step. A number (such as ``exploration_final_eps``) learns the value of that policy while the
         behaviour still explores more (the decay of epsilon), and is on-policy once the behaviour's
-        epsilon has reached it; SB3's DQN is ``0``.
+        epsilon has reached it. ``0``: the greedy value, its action chosen by the online network (Double
+        DQN's target).
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
