@@ -407,7 +407,12 @@ def confirm_candidates(study: Any, top: int) -> list[int]:
     import optuna
 
     complete = [trial for trial in study.trials if trial.state == optuna.trial.TrialState.COMPLETE]
-    complete.sort(key=lambda trial: (-(last_three(trial) or trial.value), -trial.value))
+
+    def steady(trial: Any) -> float:
+        three = last_three(trial)
+        return trial.value if three is None else three
+
+    complete.sort(key=lambda trial: (-steady(trial), -trial.value))
     return [trial.number for trial in complete[:top]]
 
 

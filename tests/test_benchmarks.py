@@ -427,3 +427,13 @@ def test_confirmation_takes_the_trials_with_the_best_last_three_evaluations() ->
         )
     assert confirm_candidates(study, 2) == [1, 2]
     assert confirm_candidates(study, 5) == [1, 2, 0]
+    # a mean of exactly 0 is a mean, not a missing one: this trial ranks by 0.0, not by its final 90
+    study.add_trial(
+        optuna.trial.create_trial(
+            params={"x": 0.5},
+            distributions=distributions,
+            value=90.0,
+            intermediate_values={0: -90.0, 1: 0.0, 2: 90.0},
+        )
+    )
+    assert confirm_candidates(study, 5) == [1, 2, 0, 4]
