@@ -83,15 +83,14 @@ def cliff_kwargs(algo: str, overrides: dict[str, Any] | None = None) -> tuple[di
     from sb3_sarsa.hyperparameters import model_kwargs
 
     kwargs, run = model_kwargs(ENV_ID)
-    if algo == "dqn":
-        del kwargs["target"], kwargs["loss"]
-    elif algo == "expected":
+    if algo == "expected":
         kwargs.update(target="expected", target_epsilon=kwargs["exploration_final_eps"])
     elif algo == "sarsa-huber":
         kwargs["loss"] = "huber"
     kwargs.update(overrides or {})
-    if algo == "dqn":
-        kwargs.pop("target_epsilon", None)  # a variant's, for the SARSA targets
+    if algo == "dqn":  # SARSA's arguments, the entry's and a variant's
+        for key in ("target", "loss", "target_epsilon"):
+            kwargs.pop(key, None)
     return kwargs, int(run["n_timesteps"])
 
 
