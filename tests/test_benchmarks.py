@@ -14,6 +14,7 @@ from benchmarks.compare import (
     median_steps_to_threshold,
     record_command,
     same_seed_ratios,
+    targets,
 )
 from benchmarks.tune import VARIANTS
 from sb3_sarsa import SARSA
@@ -84,6 +85,37 @@ def test_dqn_n3_control_is_dqn_config_with_three_step_returns() -> None:
     sarsa_kwargs, sarsa_budget = hyperparameters("MountainCar-v0", "sarsa")
     assert sarsa_budget == dqn_budget  # every algorithm gets DQN's step budget
     assert sarsa_kwargs["target"] == "sarsa" and hyperparameters("MountainCar-v0", "expected")[0]["target"] == "expected"
+
+
+def test_second_budget_is_sarsa_yml_for_twice_dqn_steps() -> None:
+    sarsa_kwargs, budget = hyperparameters("MountainCar-v0", "sarsa")
+    assert hyperparameters("MountainCar-v0", "sarsa-2x") == (sarsa_kwargs, 2 * budget)
+
+
+def test_lunarlander_targets_judge_iqm_seed_share_and_both_budgets() -> None:
+    def run(seed: int, final: float, start_states: float, stuck: int) -> dict:
+        return {"seed": seed, "final_eval_mean": final, "final": {"mean": start_states, "stuck": stuck}}
+
+    sarsa = [run(seed, final, final - 10, 0) for seed, final in enumerate([250, 240, 230, 220, 210, 205, 201, 150, 100, -50])]
+    dqn = [run(seed, 190.0, 180.0, 1) for seed in range(10)]
+    longer = [run(seed, 260.0, 255.0, 0) for seed in range(9)]
+    rows = targets({"LunarLander-v3": {"sarsa": sarsa, "dqn": dqn, "sarsa-2x": longer}})
+    # IQM of the 10 finals: scipy's trim_mean cuts 2 at each end, the middle 6 (150, 201, 205, 210, 220,
+    # 230) average 202.7 (the 100-start-state means, 10 lower each, 192.7); 7 of 10 reach 200 (8 needed)
+    assert rows == [
+        "| LunarLander-v3 | SARSA IQM >= 200 | 202.7 | yes |",
+        "| LunarLander-v3 | SARSA IQM >= DQN IQM | 202.7 vs 190.0 | yes |",
+        "| LunarLander-v3 | SARSA final eval >= 200 on >= 8 of 10 seeds | 7/10 | **no** |",
+        "| LunarLander-v3 | SARSA IQM >= DQN IQM, 100 start states per seed | 192.7 vs 180.0 | yes |",
+        "| LunarLander-v3 | SARSA stuck share <= DQN's, 100 start states per seed | 0/1000 vs 10/1000 | yes |",
+        "| LunarLander-v3 | SARSA at 2x DQN's steps IQM >= 200 | 260.0 | yes (only 9 seeds) |",
+        "| LunarLander-v3 | SARSA at 2x DQN's steps IQM >= DQN IQM | 260.0 vs 190.0 | yes (only 9 seeds) |",
+        "| LunarLander-v3 | SARSA at 2x DQN's steps final eval >= 200 on >= 8 of 10 seeds | 9/9 | yes (only 9 seeds) |",
+        "| LunarLander-v3 | SARSA at 2x DQN's steps IQM >= DQN IQM, 100 start states per seed | 255.0 vs 180.0 "
+        "| yes (only 9 seeds) |",
+        "| LunarLander-v3 | SARSA at 2x DQN's steps stuck share <= DQN's, 100 start states per seed "
+        "| 0/900 vs 10/1000 | yes (only 9 seeds) |",
+    ]
 
 
 def test_run_processes_reports_each_run_and_failures(tmp_path, capsys) -> None:
