@@ -172,6 +172,10 @@ def test_the_cliff_benchmarks_algorithms_differ_from_the_entry_as_documented() -
     sarsa = shown("sarsa")
     assert cliff_kwargs("sarsa")[1] == 100_000 and sarsa["target"] == "'sarsa'" and "target_epsilon" not in sarsa
     assert shown("expected") == {**sarsa, "target": "'expected'", "target_epsilon": sarsa["exploration_final_eps"]}
+    # the report's exact values, labels and text use the constant EPSILON for the entry's final epsilon
+    from benchmarks.cliff import EPSILON, LABELS
+
+    assert cliff_kwargs("sarsa")[0]["exploration_final_eps"] == EPSILON and f"target_epsilon {EPSILON}" in LABELS["expected"]
     assert shown("expected", {"target_epsilon": None})["target_epsilon"] == "None"
     assert {"target", "loss", "target_epsilon"}.isdisjoint(shown("dqn", {"target_epsilon": None}))
     assert shown("sarsa-huber") == {**sarsa, "loss": "'huber'"}
