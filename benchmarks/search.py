@@ -363,7 +363,35 @@ def report(env_id: str, study: Any, source: str) -> str:
             history.savefig(DOCS / f"{stem}_history.png", dpi=100)
             plt.close(history)
     lines += confirm_section(env_id)
+    found = entry_trial(env_id, study)
+    lines += [
+        f"`hyperparams/sarsa.yml`'s {env_id} entry: "
+        + ("none of the trials (not from this study)." if found is None else f"trial {found}'s values, rounded."),
+        "",
+    ]
     return "\n".join(lines)
+
+
+def same_params(ours: dict[str, Any], theirs: dict[str, Any], rel: float = 5e-3) -> bool:
+    """:return: whether two trials' parameters agree, floats to within ``rel`` (3 significant digits round by < 0.5%)"""
+    if ours.keys() != theirs.keys():
+        return False
+    return all(
+        abs(value - theirs[key]) <= rel * abs(theirs[key]) if isinstance(value, float) else value == theirs[key]
+        for key, value in ours.items()
+    )
+
+
+def entry_trial(env_id: str, study: Any) -> int | None:
+    """:return: the first trial whose parameters are ``sarsa.yml``'s entry (rounded values allowed), if any"""
+    from sb3_sarsa.hyperparameters import model_kwargs
+    from sb3_sarsa.zoo import entry_trial_params
+
+    try:
+        params = entry_trial_params(model_kwargs(env_id)[0], env_id)
+    except (KeyError, ValueError):  # no entry, or one the space cannot express
+        return None
+    return next((trial.number for trial in study.trials if same_params(params, trial.params)), None)
 
 
 def is_entry(trial: Any) -> bool:

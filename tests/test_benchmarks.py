@@ -345,13 +345,34 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
     study = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=storage)
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
     assert [t.system_attrs["fixed_params"] for t in study.trials] == trials
-    # The first trial is the entry as rl_zoo3 would train it, but for the buffer (50,000 rounded up).
+    # The first trial is the entry as rl_zoo3 would train it (its buffer, 5,000, is one of the space's sizes).
     entry, _ = model_kwargs("LunarLander-v3")
-    expected = {key: entry[key] for key in ("learning_rate", "batch_size", "train_freq", "target_update_interval")}
-    assert convert_sarsa_params(trials[0]) == {
-        **expected,
+    first = convert_sarsa_params(trials[0])
+    assert first.pop("gamma") == pytest.approx(entry.pop("gamma"), abs=1e-12)
+    del entry["learning_starts"]  # not searched: the zoo keeps the entry's
+    assert first == {**entry, "n_steps": 1, "recent_eta": 1.0}
+    # The conversions, on the entry before the search (dqn.yml's values): gradient_steps=-1 is one per
+    # step collected, and a buffer between the space's sizes is rounded up (a buffer as large as the run
+    # holds it all either way).
+    before = {
+        **entry,
+        "learning_rate": 6.3e-4,
+        "batch_size": 128,
+        "buffer_size": 50_000,
         "gamma": 0.99,
-        "gradient_steps": 4,  # gradient_steps=-1: one per step collected
+        "target_update_interval": 250,
+        "train_freq": 4,
+        "gradient_steps": -1,
+        "exploration_fraction": 0.12,
+        "exploration_final_eps": 0.1,
+    }
+    assert convert_sarsa_params(entry_trial_params(before, "LunarLander-v3")) == {
+        "learning_rate": 6.3e-4,
+        "batch_size": 128,
+        "train_freq": 4,
+        "target_update_interval": 250,
+        "gamma": 0.99,
+        "gradient_steps": 4,
         "exploration_fraction": 0.12,
         "exploration_final_eps": 0.1,
         "policy_kwargs": {"net_arch": [256, 256]},
@@ -366,11 +387,11 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
         assert sample_sarsa_params(optuna.trial.FixedTrial(params), 4, 1, {}) == convert_sarsa_params(params)
     # What the space cannot express is named, and a new study then starts without the entry.
     with pytest.raises(ValueError, match=r"train_freq=16 is not in the search space"):
-        entry_trial_params({**entry, "train_freq": 16}, "LunarLander-v3")
+        entry_trial_params({**before, "train_freq": 16}, "LunarLander-v3")
     with pytest.raises(ValueError, match=r"net_arch must be one of"):
-        entry_trial_params({**entry, "policy_kwargs": {"net_arch": [32, 32]}}, "LunarLander-v3")
+        entry_trial_params({**before, "policy_kwargs": {"net_arch": [32, 32]}}, "LunarLander-v3")
     with pytest.raises(ValueError, match=r"learning_rate=.* constant rates only"):
-        entry_trial_params({**entry, "learning_rate": lambda progress: 1e-3 * progress}, "LunarLander-v3")
+        entry_trial_params({**before, "learning_rate": lambda progress: 1e-3 * progress}, "LunarLander-v3")
     assert search.enqueue_entry("MountainCar-v0", storage) == []
     assert "sarsa.yml's entry not enqueued: the entry's train_freq=16" in capsys.readouterr().out
     # The report shows where the entry's trials stand.
@@ -469,3 +490,22 @@ def test_confirmation_takes_the_trials_with_the_best_last_three_evaluations() ->
         )
     )
     assert confirm_candidates(study, 5) == [1, 2, 0, 4]
+
+
+def test_the_search_report_names_the_trial_that_is_the_entry() -> None:
+    from types import SimpleNamespace
+
+    from benchmarks.search import entry_trial, same_params
+    from sb3_sarsa.hyperparameters import model_kwargs
+    from sb3_sarsa.zoo import entry_trial_params
+
+    assert same_params({"lr": 2.29e-4, "loss": "huber"}, {"lr": 2.2913e-4, "loss": "huber"})  # 3 digits
+    assert not same_params({"lr": 2.31e-4, "loss": "huber"}, {"lr": 2.2913e-4, "loss": "huber"})  # 0.8% apart
+    assert not same_params({"lr": 2.29e-4, "loss": "mse"}, {"lr": 2.29e-4, "loss": "huber"})
+    assert not same_params({"lr": 2.29e-4}, {"lr": 2.29e-4, "loss": "huber"})
+    entry = entry_trial_params(model_kwargs("LunarLander-v3")[0], "LunarLander-v3")
+    unrounded = {key: value * 1.004 if isinstance(value, float) else value for key, value in entry.items()}
+    other = {**entry, "loss": "mse" if entry["loss"] == "huber" else "huber"}
+    trials = [SimpleNamespace(number=number, params=params) for number, params in enumerate([other, unrounded])]
+    assert entry_trial("LunarLander-v3", SimpleNamespace(trials=trials)) == 1
+    assert entry_trial("LunarLander-v3", SimpleNamespace(trials=trials[:1])) is None
