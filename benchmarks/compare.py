@@ -432,15 +432,17 @@ def versions() -> str:
     return f"Python {platform.python_version()}; " + ", ".join(found)
 
 
+def row(env_id: str, target: str, measured: str, met: bool, seeds: int) -> str:
+    """:return: one row of the targets table, its verdict flagged when fewer than 10 seeds judge it"""
+    verdict = "yes" if met else "**no**"
+    if seeds < 10:
+        verdict += f" (only {seeds} seeds)"
+    return f"| {env_id} | {target} | {measured} | {verdict} |"
+
+
 def targets(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     """:return: one table row per target of issues 4 and 14 that the stored results can judge"""
     import numpy as np
-
-    def row(env_id: str, target: str, measured: str, met: bool, seeds: int) -> str:
-        verdict = "yes" if met else "**no**"
-        if seeds < 10:
-            verdict += f" (only {seeds} seeds)"
-        return f"| {env_id} | {target} | {measured} | {verdict} |"
 
     rows = []
     for env_id in [env for env in ENVS if env in results]:
@@ -462,7 +464,7 @@ def targets(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
             for algo, name in (("sarsa", "SARSA"), ("sarsa-2x", "SARSA at 2x DQN's steps")):
                 ours_runs = per_algo.get(algo, [])
                 if ours_runs:
-                    rows += return_targets(env_id, name, ours_runs, dqn, row)
+                    rows += return_targets(env_id, name, ours_runs, dqn)
         ratios = same_seed_ratios(per_algo.get("sarsa-same", []), dqn)
         if ratios is not None:
             seeds, speed, memory = ratios
@@ -471,15 +473,12 @@ def targets(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     return rows
 
 
-def return_targets(
-    env_id: str, name: str, sarsa: list[dict[str, Any]], dqn: list[dict[str, Any]], row: Callable[..., str]
-) -> list[str]:
+def return_targets(env_id: str, name: str, sarsa: list[dict[str, Any]], dqn: list[dict[str, Any]]) -> list[str]:
     """
     The return targets of an env with an IQM target (issues 4 and 14), for the runs ``sarsa`` against
     DQN's at DQN's budget.
 
     :param name: what the rows call the runs (``SARSA``, or SARSA at a second budget)
-    :param row: formats one row from (env, target, measured, met, seeds)
     """
     import numpy as np
 
