@@ -124,6 +124,18 @@ def start(folder: pathlib.Path, port: int | None = None) -> str:
     return url(port)
 
 
+def running(folder: pathlib.Path) -> bool:
+    """
+    :return: whether the server of ``folder`` is running (``pg_ctl status``: a ``postmaster.pid`` left by a
+        server that was killed, or by a machine that restarted, does not count)
+    """
+    data = folder.resolve() / "data"
+    if not (data / "PG_VERSION").exists() or available() is not None:
+        return False
+    status = subprocess.run(_as_server_user([str(find_program("pg_ctl")), "-D", str(data), "status"]), capture_output=True)
+    return status.returncode == 0
+
+
 def stop(folder: pathlib.Path) -> None:
     """Stop the server of ``folder`` (its data stays: ``start`` goes on with the same studies)."""
     data = folder.resolve() / "data"

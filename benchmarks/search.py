@@ -13,7 +13,10 @@ search space of ``sb3_sarsa.zoo``) that add trials to the study ``sarsa_<env>``;
 workers end, the study is copied to ``benchmarks/search/<env>.journal`` (Optuna's journal format, in
 git): a later ``run`` on a server without the study (another machine, a new folder) starts from that
 copy, so stopping and starting again loses only the trials that were running. ``export`` makes the
-copy at any time.
+copy at any time. Each ``run`` first queues ``sarsa.yml``'s entry and its variants that the study does
+not have yet (:func:`enqueue_entry`); ``run --workers 0`` only does that, for workers already running.
+A server whose folder holds a ``postmaster.pid`` but that does not run (killed with its machine) is
+started again.
 
 ``report`` writes ``docs/SEARCH_<ENV>.md`` and its plots from the study (the server's if it runs, else
 the journal copy): trials by state, the best ones with their parameters, the mean of each one's last
@@ -120,7 +123,7 @@ def server_url(pg_dir: pathlib.Path) -> str:
     from benchmarks import pg_server
 
     port_file = pg_dir / "port"
-    if port_file.exists() and (pg_dir / "data" / "postmaster.pid").exists():
+    if port_file.exists() and pg_server.running(pg_dir):
         return pg_server.url(int(port_file.read_text()))
     return pg_server.start(pg_dir)
 
@@ -145,17 +148,27 @@ def worker_command(env_id: str, url: str, trials: int, budget: int, seed: int, a
     ]  # fmt: skip
 
 
-#: What the first trials of a new study change in the env's ``sarsa.yml`` entry (the entry itself first).
-ENTRY_TRIALS: tuple[dict[str, Any], ...] = ({}, {"loss": "mse"}, {"loss": "mse", "target": "expected"})
+#: What the entry's trials change in the env's ``sarsa.yml`` entry (the entry itself first).
+ENTRY_TRIALS: tuple[dict[str, Any], ...] = (
+    {},
+    {"loss": "mse"},
+    {"loss": "mse", "target": "expected"},
+    {"target": "expected"},
+)
+#: The parameters that :data:`ENTRY_TRIALS` change.
+VARIED = ("loss", "target")
 
 
 def enqueue_entry(env_id: str, storage: Any) -> list[dict[str, Any]]:
     """
-    Create the study and put ``sarsa.yml``'s entry for the env (and the variants of :data:`ENTRY_TRIALS`)
-    first in its queue, so that the search starts from what users get today, measured the way every
-    trial is. An entry the search space cannot express is not enqueued (the reason is printed).
+    Create the study if needed and put ``sarsa.yml``'s entry for the env (and the variants of
+    :data:`ENTRY_TRIALS`) first in its queue, so that the search measures what users get today the way it
+    measures every trial. A configuration the study already has (run or queued; floats within
+    :func:`same_params`'s bound, so an entry rounded from a trial is that trial) is not queued again: after
+    a search's winner becomes the entry, the next run queues the winner's variants only. An entry the
+    search space cannot express is not enqueued (the reason is printed).
 
-    :return: the enqueued trials' parameters
+    :return: the parameters of the trials queued now
     """
     import optuna
 
@@ -169,9 +182,14 @@ def enqueue_entry(env_id: str, storage: Any) -> list[dict[str, Any]]:
         print(f"sarsa.yml's entry not enqueued: {error}", flush=True)
         return []
     study = optuna.create_study(storage=storage, study_name=study_name(env_id), direction="maximize", load_if_exists=True)
+    known = [trial.params or trial.system_attrs.get("fixed_params", {}) for trial in study.trials]
+    queued = []
     for params in trials:
-        study.enqueue_trial(params, skip_if_exists=True)
-    return trials
+        if not any(same_params(params, other) for other in known):
+            study.enqueue_trial(params)
+            known.append(params)
+            queued.append(params)
+    return queued
 
 
 def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
@@ -187,7 +205,7 @@ def run(args: argparse.Namespace) -> None:
         print(f"restored the study from {journal_path(args.env).relative_to(ROOT)}", flush=True)
     name = study_name(args.env)
     existing = len(optuna.load_study(study_name=name, storage=storage).trials) if has_study(storage, name) else 0
-    if existing == 0 and not args.no_entry:
+    if not args.no_entry:
         for params in enqueue_entry(args.env, storage):
             print(f"enqueued sarsa.yml's entry: {params}", flush=True)
     budget = args.n_timesteps or dqn_budget(args.env)
@@ -291,20 +309,22 @@ def report(env_id: str, study: Any, source: str) -> str:
         lines += [
             "## The trials of `sarsa.yml`'s entry",
             "",
-            "A new study starts with the env's entry as it is, then with `loss=mse`, then with `loss=mse` and",
-            "`target=expected` (`benchmarks.search.ENTRY_TRIALS`; a replay buffer rounded up to the space's next",
-            "size), so that every sampled configuration is compared with today's under the same protocol.",
+            "Each `run` first queues the env's entry as it is, then with `loss=mse`, with `loss=mse` and",
+            "`target=expected`, and with `target=expected` (`benchmarks.search.ENTRY_TRIALS`; a replay buffer",
+            "rounded up to the space's next size), unless the study already has that configuration: every",
+            "sampled configuration is compared with what users got under the same protocol. When a trial's values",
+            "became the entry, its variants follow; *based on* names the trial whose other values they share.",
             "",
-            "| trial | loss | target | state | final eval | mean of last 3 evals |",
-            "|---|---|---|---|---|---|",
+            "| trial | based on | loss | target | state | final eval | mean of last 3 evals |",
+            "|---|---|---|---|---|---|---|",
         ]
         for trial in entry:
             fixed = trial.system_attrs["fixed_params"]
             three = last_three(trial)
             final = "-" if trial.value is None else f"{trial.value:.1f}"
             lines.append(
-                f"| {trial.number} | {fixed['loss']} | {fixed['target']} | {trial.state.name.lower()} | "
-                f"{final} | {'-' if three is None else f'{three:.1f}'} |"
+                f"| {trial.number} | {based_on(fixed, trials)} | {fixed['loss']} | {fixed['target']} | "
+                f"{trial.state.name.lower()} | {final} | {'-' if three is None else f'{three:.1f}'} |"
             )
         lines.append("")
     if complete:
@@ -379,6 +399,19 @@ def same_params(ours: dict[str, Any], theirs: dict[str, Any], rel: float = 5e-3)
     return all(
         abs(value - theirs[key]) <= rel * abs(theirs[key]) if isinstance(value, float) else value == theirs[key]
         for key, value in ours.items()
+    )
+
+
+def based_on(params: dict[str, Any], trials: list[Any]) -> int:
+    """:return: the first trial whose parameters other than :data:`VARIED` are ``params``'s"""
+
+    def rest(values: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in values.items() if key not in VARIED}
+
+    return next(
+        trial.number
+        for trial in trials
+        if same_params(rest(params), rest(trial.params or trial.system_attrs.get("fixed_params", {})))
     )
 
 

@@ -340,8 +340,13 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = search.journal_storage(tmp_path / "server.log")
     trials = search.enqueue_entry("LunarLander-v3", storage)
-    assert [(t["loss"], t["target"]) for t in trials] == [("huber", "sarsa"), ("mse", "sarsa"), ("mse", "expected")]
-    search.enqueue_entry("LunarLander-v3", storage)  # a second call does not queue them twice
+    assert [(t["loss"], t["target"]) for t in trials] == [
+        ("huber", "sarsa"),
+        ("mse", "sarsa"),
+        ("mse", "expected"),
+        ("huber", "expected"),
+    ]
+    assert search.enqueue_entry("LunarLander-v3", storage) == []  # a second call does not queue them twice
     study = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=storage)
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
     assert [t.system_attrs["fixed_params"] for t in study.trials] == trials
@@ -405,9 +410,34 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
         first.report(value, step)
     study.tell(first, 140.0)
     text = search.report("LunarLander-v3", study, "test")
-    assert "| 0 | huber | sarsa | complete | 140.0 | 110.0 |" in text
-    assert "| 1 | mse | sarsa | waiting | - | - |" in text
+    assert "| 0 | 0 | huber | sarsa | complete | 140.0 | 110.0 |" in text
+    assert "| 1 | 0 | mse | sarsa | waiting | - | - |" in text
     assert "| 0 (entry) | 140.0 | 110.0 |" in text
+
+
+def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import optuna
+
+    from benchmarks import search
+    from sb3_sarsa.hyperparameters import model_kwargs
+    from sb3_sarsa.zoo import entry_trial_params
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = search.journal_storage(tmp_path / "server.log")
+    study = optuna.create_study(storage=storage, study_name="sarsa_LunarLander-v3", direction="maximize")
+    entry = entry_trial_params(model_kwargs("LunarLander-v3")[0], "LunarLander-v3")
+    # A sampled trial of another configuration, then the trial the entry was rounded from (0.3% off).
+    other = {**entry, "train_freq": 1 if entry["train_freq"] != 1 else 4}
+    winner = {**entry, "learning_rate": entry["learning_rate"] * 1.003}
+    for params in (other, winner):
+        choices = {key: optuna.distributions.CategoricalDistribution([value]) for key, value in params.items()}
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=choices, value=100.0))
+    queued = search.enqueue_entry("LunarLander-v3", storage)
+    assert [(t["loss"], t["target"]) for t in queued] == [("mse", "sarsa"), ("mse", "expected"), ("huber", "expected")]
+    assert search.enqueue_entry("LunarLander-v3", storage) == []
+    trials = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=storage).trials
+    assert [search.based_on(t.system_attrs["fixed_params"], trials) for t in trials[2:]] == [1, 1, 1]
+    assert search.entry_trial("LunarLander-v3", study) == 1
 
 
 def test_search_run_stopped_by_sigterm_stops_its_workers_and_exports(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

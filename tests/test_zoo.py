@@ -319,6 +319,39 @@ def study_storage() -> Any:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_a_stale_pid_file_does_not_count_as_a_running_server() -> None:
+    """A server killed with its machine leaves ``postmaster.pid``: the search starts the server again."""
+    import tempfile
+
+    from benchmarks import pg_server, search
+
+    problem = pg_server.available()
+    if problem is not None:
+        pytest.skip(problem)
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="sb3_sarsa_pg_", dir="/tmp"))
+    folder.chmod(0o755)
+    cluster = folder / "cluster"
+    try:
+        url = pg_server.start(cluster)
+        assert pg_server.running(cluster)
+        pid_file = cluster / "data" / "postmaster.pid"
+        saved = pid_file.read_text()
+        pg_server.stop(cluster)
+        assert not pg_server.running(cluster)
+        dead = subprocess.Popen(["true"])
+        dead.wait()  # a process id that no process has now
+        pid_file.write_text(f"{dead.pid}\n" + saved.split("\n", 1)[1])
+        if os.geteuid() == 0:
+            shutil.chown(pid_file, "postgres", "postgres")
+        assert not pg_server.running(cluster)
+        assert search.server_url(cluster) == url  # started again, on its port
+        assert pg_server.running(cluster)
+        optuna.create_study(storage=url, study_name="after_restart")  # and it answers
+        pg_server.stop(cluster)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_two_workers_share_one_study(tmp_path: pathlib.Path, study_storage: str) -> None:
     study = ["--storage", study_storage, "--study-name", "sarsa_two_workers"]
     optimize = ["rl_zoo3", "train", "--algo", "sarsa", "--env", "CartPole-v1", "-optimize", "--n-trials", "2", "--n-jobs", "1"]
