@@ -218,6 +218,7 @@ def test_q_gaps_and_progress_against_hand_computed_numbers() -> None:
     assert progress("Acrobot-v1", np.array([1.0, 0.0, 1.0, 0.0, 0.0, 0.0])) == -2.0
     assert progress("Acrobot-v1", np.array([-1.0, 0.0, 1.0, 0.0, 0.0, 0.0])) == 2.0
     assert progress("MountainCar-v0", np.array([0.3, 0.01])) == pytest.approx(0.3)
+    assert progress("LunarLander-v3", np.array([0.1, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])) == 0.25
     assert progress("CartPole-v1", np.zeros(4)) is None
 
 
@@ -539,3 +540,19 @@ def test_the_search_report_names_the_trial_that_is_the_entry() -> None:
     trials = [SimpleNamespace(number=number, params=params) for number, params in enumerate([other, unrounded])]
     assert entry_trial("LunarLander-v3", SimpleNamespace(trials=trials)) == 1
     assert entry_trial("LunarLander-v3", SimpleNamespace(trials=trials[:1])) is None
+
+
+def test_memory_growth_compares_dqn_on_sarsas_hyperparameters() -> None:
+    from benchmarks.compare import hyperparameters
+    from benchmarks.memory_growth import SARSA_ONLY, growth_per_10k, variant_kwargs
+
+    sarsa = variant_kwargs("LunarLander-v3", "sarsa")
+    same = variant_kwargs("LunarLander-v3", "dqn-same")
+    assert sarsa == hyperparameters("LunarLander-v3", "sarsa")[0] and "target" in sarsa and "loss" in sarsa
+    assert same == {key: value for key, value in sarsa.items() if key not in SARSA_ONLY}
+    assert variant_kwargs("LunarLander-v3", "dqn") == hyperparameters("LunarLander-v3", "dqn")[0]
+    # From the first record at a third of the run (step 20,000 of 60,000) to the last: 30 MiB over 40,000 steps.
+    trace = [
+        {"step": step, "rss_mib": rss} for step, rss in ((5_000, 100.0), (10_000, 300.0), (20_000, 310.0), (60_000, 340.0))
+    ]
+    assert growth_per_10k(trace) == pytest.approx(7.5)
