@@ -19,7 +19,8 @@ of the benchmark's final evaluation of the model's training seed; one stuck star
   return units and relative to ``|max_a Q|``), and what the control does there (its greedy action,
   its gap);
 - a trace of the first stuck episode's loop: the env's progress measure (Acrobot: height of the tip,
-  goal at 1; MountainCar: position, goal at 0.5), the actions and the gaps.
+  goal at 1; MountainCar: position, goal at 0.5; LunarLander: height above the pad, which is at 0), the
+  actions and the gaps.
 """
 
 import argparse
@@ -50,7 +51,12 @@ def relative_gaps(q_values: np.ndarray) -> np.ndarray:
 
 
 def progress(env_id: str, observation: np.ndarray) -> float | None:
-    """:return: how close a state is to the goal (Acrobot: tip height, goal >= 1; MountainCar: position, goal 0.5)"""
+    """
+    :return: how close a state is to the goal (Acrobot: tip height, goal >= 1; MountainCar: position, goal
+        0.5; LunarLander: height above the pad in the observation's units, the pad at 0)
+    """
+    if env_id == "LunarLander-v3":
+        return float(observation[1])
     if env_id == "Acrobot-v1":
         cos1, sin1, cos2, sin2 = observation[:4]
         return float(-cos1 - (cos1 * cos2 - sin1 * sin2))
