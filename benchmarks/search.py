@@ -14,7 +14,8 @@ workers end, the study is copied to ``benchmarks/search/<env>.journal`` (Optuna'
 git): a later ``run`` on a server without the study (another machine, a new folder) starts from that
 copy, so stopping and starting again loses only the trials that were running. ``export`` makes the
 copy at any time. Each ``run`` first queues ``sarsa.yml``'s entry and its variants that the study does
-not have yet (:func:`enqueue_entry`); ``run --workers 0`` only does that, for workers already running.
+not have yet (:func:`enqueue_entry`), and ``--variant key=value`` the entry with other changes (say
+``--variant exploration_final_eps=0.01``); ``run --workers 0`` only queues, for workers already running.
 A server whose folder holds a ``postmaster.pid`` but that does not run (killed with its machine) is
 started again.
 
@@ -159,16 +160,45 @@ ENTRY_TRIALS: tuple[dict[str, Any], ...] = (
 VARIED = ("loss", "target")
 
 
-def enqueue_entry(env_id: str, storage: Any) -> list[dict[str, Any]]:
+#: The user attribute of a queued trial that says what it changes in the entry.
+CHANGE_ATTR = "entry_change"
+
+
+def parse_variant(text: str) -> dict[str, Any]:
+    """
+    :param text: ``key=value[,key=value...]``, SARSA's constructor arguments (values read as YAML)
+    :return: the changes to the entry
+    :raises ValueError: if a part has no ``=``
+    """
+    import yaml
+
+    changes = {}
+    for part in text.split(","):
+        key, equals, value = part.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"a variant is key=value[,key=value...], got {text!r}")
+        changes[key.strip()] = yaml.safe_load(value)
+    return changes
+
+
+def change_text(change: dict[str, Any]) -> str:
+    """:return: a change to the entry as the report shows it (``entry`` for none)"""
+    return ", ".join(f"{key}={value}" for key, value in change.items()) or "entry"
+
+
+def enqueue_entry(env_id: str, storage: Any, variants: tuple[dict[str, Any], ...] = ()) -> list[dict[str, Any]]:
     """
     Create the study if needed and put ``sarsa.yml``'s entry for the env (and the variants of
-    :data:`ENTRY_TRIALS`) first in its queue, so that the search measures what users get today the way it
-    measures every trial. A configuration the study already has (run or queued; floats within
-    :func:`same_params`'s bound, so an entry rounded from a trial is that trial) is not queued again: after
-    a search's winner becomes the entry, the next run queues the winner's variants only. An entry the
-    search space cannot express is not enqueued (the reason is printed).
+    :data:`ENTRY_TRIALS`, then ``variants``) first in its queue, so that the search measures what users
+    get today the way it measures every trial. A configuration the study already has (run or queued;
+    floats within :func:`same_params`'s bound, so an entry rounded from a trial is that trial) is not
+    queued again: after a search's winner becomes the entry, the next run queues the winner's variants
+    only. An entry the search space cannot express is not enqueued (the reason is printed). Each queued
+    trial records its change in the user attribute :data:`CHANGE_ATTR`.
 
+    :param variants: further changes to the entry (SARSA's constructor arguments)
     :return: the parameters of the trials queued now
+    :raises ValueError: if one of ``variants`` is outside the search space
     """
     import optuna
 
@@ -177,16 +207,17 @@ def enqueue_entry(env_id: str, storage: Any) -> list[dict[str, Any]]:
 
     kwargs, _ = model_kwargs(env_id)
     try:
-        trials = [entry_trial_params({**kwargs, **change}, env_id) for change in ENTRY_TRIALS]
+        trials = [(change, entry_trial_params({**kwargs, **change}, env_id)) for change in ENTRY_TRIALS]
     except ValueError as error:
         print(f"sarsa.yml's entry not enqueued: {error}", flush=True)
         return []
+    trials += [(change, entry_trial_params({**kwargs, **change}, env_id)) for change in variants]
     study = optuna.create_study(storage=storage, study_name=study_name(env_id), direction="maximize", load_if_exists=True)
     known = [trial.params or trial.system_attrs.get("fixed_params", {}) for trial in study.trials]
     queued = []
-    for params in trials:
+    for change, params in trials:
         if not any(same_params(params, other) for other in known):
-            study.enqueue_trial(params)
+            study.enqueue_trial(params, user_attrs={CHANGE_ATTR: change_text(change)})
             known.append(params)
             queued.append(params)
     return queued
@@ -206,7 +237,11 @@ def run(args: argparse.Namespace) -> None:
     name = study_name(args.env)
     existing = len(optuna.load_study(study_name=name, storage=storage).trials) if has_study(storage, name) else 0
     if not args.no_entry:
-        for params in enqueue_entry(args.env, storage):
+        try:
+            queued = enqueue_entry(args.env, storage, tuple(args.variant))
+        except ValueError as error:
+            raise SystemExit(f"--variant: {error}") from None
+        for params in queued:
             print(f"enqueued sarsa.yml's entry: {params}", flush=True)
     budget = args.n_timesteps or dqn_budget(args.env)
     # Each worker gets a seed no earlier worker of this study had: 1000 + trials so far + its index.
@@ -313,17 +348,20 @@ def report(env_id: str, study: Any, source: str) -> str:
             "`target=expected`, and with `target=expected` (`benchmarks.search.ENTRY_TRIALS`; a replay buffer",
             "rounded up to the space's next size), unless the study already has that configuration: every",
             "sampled configuration is compared with what users got under the same protocol. When a trial's values",
-            "became the entry, its variants follow; *based on* names the trial whose other values they share.",
+            "became the entry, its variants follow; *based on* names the trial whose values other than the loss",
+            "and the target they share. `run --variant key=value` queues further changes to the entry; *change*",
+            "says what each queued trial changed (`-`: queued before the change was recorded).",
             "",
-            "| trial | based on | loss | target | state | final eval | mean of last 3 evals |",
-            "|---|---|---|---|---|---|---|",
+            "| trial | based on | change | loss | target | state | final eval | mean of last 3 evals |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for trial in entry:
             fixed = trial.system_attrs["fixed_params"]
             three = last_three(trial)
             final = "-" if trial.value is None else f"{trial.value:.1f}"
             lines.append(
-                f"| {trial.number} | {based_on(fixed, trials)} | {fixed['loss']} | {fixed['target']} | "
+                f"| {trial.number} | {based_on(fixed, trials)} | {trial.user_attrs.get(CHANGE_ATTR, '-')} | "
+                f"{fixed['loss']} | {fixed['target']} | "
                 f"{trial.state.name.lower()} | {final} | {'-' if three is None else f'{three:.1f}'} |"
             )
         lines.append("")
@@ -532,7 +570,15 @@ def main() -> None:
     start.add_argument("--eval-episodes", type=int, default=10)
     start.add_argument("--startup-trials", type=int, default=10, help="random trials before TPE")
     start.add_argument("--log-dir", type=pathlib.Path, default=ROOT / "logs" / "search")
-    start.add_argument("--no-entry", action="store_true", help="do not start a new study from sarsa.yml's entry")
+    start.add_argument("--no-entry", action="store_true", help="do not queue sarsa.yml's entry, its variants, nor --variant")
+    start.add_argument(
+        "--variant",
+        action="append",
+        type=parse_variant,
+        default=[],
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="also queue the entry with these constructor arguments changed (repeatable)",
+    )
     for name, text in (("report", "write docs/SEARCH_<ENV>.md"), ("export", "copy the study to benchmarks/search/")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--env", required=True)

@@ -411,8 +411,9 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
         first.report(value, step)
     study.tell(first, 140.0)
     text = search.report("LunarLander-v3", study, "test")
-    assert "| 0 | 0 | huber | sarsa | complete | 140.0 | 110.0 |" in text
-    assert "| 1 | 0 | mse | sarsa | waiting | - | - |" in text
+    assert "| 0 | 0 | entry | huber | sarsa | complete | 140.0 | 110.0 |" in text
+    assert "| 1 | 0 | loss=mse | mse | sarsa | waiting | - | - |" in text
+    assert "| 3 | 0 | target=expected | huber | expected | waiting | - | - |" in text
     assert "| 0 (entry) | 140.0 | 110.0 |" in text
 
 
@@ -439,6 +440,18 @@ def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_
     trials = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=storage).trials
     assert [search.based_on(t.system_attrs["fixed_params"], trials) for t in trials[2:]] == [1, 1, 1]
     assert search.entry_trial("LunarLander-v3", study) == 1
+    # Further changes to the entry: queued once, with what they change; outside the space, refused.
+    variant = search.parse_variant("exploration_final_eps=0.01,gamma=0.99")
+    assert variant == {"exploration_final_eps": 0.01, "gamma": 0.99}
+    (queued,) = search.enqueue_entry("LunarLander-v3", storage, (variant,))
+    assert queued == {**entry, "exploration_final_eps": 0.01, "one_minus_gamma": pytest.approx(0.01)}
+    assert search.enqueue_entry("LunarLander-v3", storage, (variant,)) == []
+    last = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=storage).trials[-1]
+    assert last.user_attrs[search.CHANGE_ATTR] == "exploration_final_eps=0.01, gamma=0.99"
+    with pytest.raises(ValueError, match=r"train_freq=16 is not in the search space"):
+        search.enqueue_entry("LunarLander-v3", storage, ({"train_freq": 16},))
+    with pytest.raises(ValueError, match=r"a variant is key=value"):
+        search.parse_variant("exploration_final_eps")
 
 
 def test_search_run_stopped_by_sigterm_stops_its_workers_and_exports(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
