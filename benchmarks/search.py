@@ -162,6 +162,8 @@ VARIED = ("loss", "target")
 
 #: The user attribute of a queued trial that says what it changes in the entry.
 CHANGE_ATTR = "entry_change"
+#: The user attribute of a queued trial: the number of the study's trial that the entry was when queued.
+BASE_ATTR = "entry_trial"
 
 
 def parse_variant(text: str) -> dict[str, Any]:
@@ -214,10 +216,12 @@ def enqueue_entry(env_id: str, storage: Any, variants: tuple[dict[str, Any], ...
     trials += [(change, entry_trial_params({**kwargs, **change}, env_id)) for change in variants]
     study = optuna.create_study(storage=storage, study_name=study_name(env_id), direction="maximize", load_if_exists=True)
     known = [trial.params or trial.system_attrs.get("fixed_params", {}) for trial in study.trials]
+    # The entry's trial: the study's own if it has one, else the one queued first below.
+    base = next((number for number, other in enumerate(known) if same_params(trials[0][1], other)), len(known))
     queued = []
     for change, params in trials:
         if not any(same_params(params, other) for other in known):
-            study.enqueue_trial(params, user_attrs={CHANGE_ATTR: change_text(change)})
+            study.enqueue_trial(params, user_attrs={CHANGE_ATTR: change_text(change), BASE_ATTR: base})
             known.append(params)
             queued.append(params)
     return queued
@@ -348,8 +352,9 @@ def report(env_id: str, study: Any, source: str) -> str:
             "`target=expected`, and with `target=expected` (`benchmarks.search.ENTRY_TRIALS`; a replay buffer",
             "rounded up to the space's next size), unless the study already has that configuration: every",
             "sampled configuration is compared with what users got under the same protocol. When a trial's values",
-            "became the entry, its variants follow; *based on* names the trial whose values other than the loss",
-            "and the target they share. `run --variant key=value` queues further changes to the entry; *change*",
+            "became the entry, its variants follow; *based on* names the trial that was the entry when they were",
+            "queued (for trials queued before that was recorded: the trial whose values other than the loss and",
+            "the target they share). `run --variant key=value` queues further changes to the entry; *change*",
             "says what each queued trial changed (`-`: queued before the change was recorded).",
             "",
             "| trial | based on | change | loss | target | state | final eval | mean of last 3 evals |",
@@ -360,7 +365,8 @@ def report(env_id: str, study: Any, source: str) -> str:
             three = last_three(trial)
             final = "-" if trial.value is None else f"{trial.value:.1f}"
             lines.append(
-                f"| {trial.number} | {based_on(fixed, trials)} | {trial.user_attrs.get(CHANGE_ATTR, '-')} | "
+                f"| {trial.number} | {trial.user_attrs.get(BASE_ATTR, based_on(fixed, trials))} | "
+                f"{trial.user_attrs.get(CHANGE_ATTR, '-')} | "
                 f"{fixed['loss']} | {fixed['target']} | "
                 f"{trial.state.name.lower()} | {final} | {'-' if three is None else f'{three:.1f}'} |"
             )

@@ -439,6 +439,7 @@ def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_
     assert search.enqueue_entry("LunarLander-v3", storage) == []
     trials = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=storage).trials
     assert [search.based_on(t.system_attrs["fixed_params"], trials) for t in trials[2:]] == [1, 1, 1]
+    assert [t.user_attrs[search.BASE_ATTR] for t in trials[2:]] == [1, 1, 1]
     assert search.entry_trial("LunarLander-v3", study) == 1
     # Further changes to the entry: queued once, with what they change; outside the space, refused.
     variant = search.parse_variant("exploration_final_eps=0.01,gamma=0.99")
@@ -448,6 +449,7 @@ def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_
     assert search.enqueue_entry("LunarLander-v3", storage, (variant,)) == []
     last = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=storage).trials[-1]
     assert last.user_attrs[search.CHANGE_ATTR] == "exploration_final_eps=0.01, gamma=0.99"
+    assert last.user_attrs[search.BASE_ATTR] == 1  # the trial the entry was rounded from
     with pytest.raises(ValueError, match=r"train_freq=16 is not in the search space"):
         search.enqueue_entry("LunarLander-v3", storage, ({"train_freq": 16},))
     with pytest.raises(ValueError, match=r"a variant is key=value"):
