@@ -25,9 +25,9 @@ three evaluations beside its final one, parameter importances, and how ``train/n
 (recorded by every trial) relates to the final return.
 
 ``confirm`` re-runs the configurations of the ``--top`` completed trials with the best mean of the last
-three evaluations on ``--seeds`` fresh seeds (300, 301, ...: seeds neither the benchmark, the tuning runs
-nor the search used) with the benchmark's budget and evaluation (``benchmarks.compare.run_one``),
-resumable, and adds the table to the report.
+three evaluations, and of the trial that ``sarsa.yml``'s entry is, on ``--seeds`` fresh seeds (300, 301,
+...: seeds neither the benchmark, the tuning runs nor the search used) with the benchmark's budget and
+evaluation (``benchmarks.compare.run_one``), resumable, and adds the table to the report.
 """
 
 import argparse
@@ -521,9 +521,24 @@ def confirm_candidates(study: Any, top: int) -> list[int]:
     return [trial.number for trial in complete[:top]]
 
 
+def confirm_trials(env_id: str, study: Any, top: int) -> list[int]:
+    """
+    :return: :func:`confirm_candidates`, then the trial that ``sarsa.yml``'s entry is (:func:`entry_trial`)
+        if it is complete and not among them: a winner replaces the entry only if it beats it on the
+        same fresh seeds
+    """
+    import optuna
+
+    trials = confirm_candidates(study, top)
+    entry = entry_trial(env_id, study)
+    if entry is not None and entry not in trials and study.trials[entry].state == optuna.trial.TrialState.COMPLETE:
+        trials.append(entry)
+    return trials
+
+
 def confirm(env_id: str, top: int, seeds: int, jobs: int) -> None:
-    trials = confirm_candidates(load_study(env_id, None), top)
-    print(f"trials {trials} (the best means of the last three evaluations)", flush=True)
+    trials = confirm_trials(env_id, load_study(env_id, None), top)
+    print(f"trials {trials} (the best means of the last three evaluations, and the entry's)", flush=True)
     keys = [(env_id, trial, seed) for seed in range(CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + seeds) for trial in trials]
     runs = pending_runs("benchmarks.search", keys, confirm_path, label_prefix="trial ")
     print(f"{len(runs)} runs to do, {jobs} at a time", flush=True)

@@ -538,6 +538,29 @@ def test_confirmation_takes_the_trials_with_the_best_last_three_evaluations() ->
     assert confirm_candidates(study, 5) == [1, 2, 0, 4]
 
 
+def test_confirmation_also_runs_the_entrys_trial(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import optuna
+
+    from benchmarks import search
+    from sb3_sarsa.hyperparameters import model_kwargs
+    from sb3_sarsa.zoo import entry_trial_params
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    entry = entry_trial_params(model_kwargs("LunarLander-v3")[0], "LunarLander-v3")
+    other = {**entry, "train_freq": 1 if entry["train_freq"] != 1 else 4}
+    for params, values in ((other, [150.0, 160.0, 170.0]), (entry, [10.0, 20.0, 30.0]), (other, [100.0, 110.0, 120.0])):
+        choices = {key: optuna.distributions.CategoricalDistribution([value]) for key, value in params.items()}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions=choices, value=values[-1], intermediate_values=dict(enumerate(values))
+            )
+        )
+    assert search.confirm_trials("LunarLander-v3", study, 1) == [0, 1]  # the best, then the entry
+    assert search.confirm_trials("LunarLander-v3", study, 2) == [0, 2, 1]
+    assert search.confirm_trials("LunarLander-v3", study, 3) == [0, 2, 1]  # already among them
+
+
 def test_the_search_report_names_the_trial_that_is_the_entry() -> None:
     from types import SimpleNamespace
 
