@@ -383,7 +383,7 @@ def report(env_id: str, study: Any, source: str) -> str:
             agreement = trial.user_attrs.get(AGREEMENT_ATTR)
             three = last_three(trial)
             cells = [shown_value(trial.params.get(key, "-")) for key in keys]
-            name = f"{trial.number}{' (entry)' if is_entry(trial) else ''}"
+            name = f"{trial.number}{queued_label(trial, trials)}"
             lines.append(
                 f"| {name} | {trial.value:.1f} | {'-' if three is None else f'{three:.1f}'} | "
                 f"{'-' if agreement is None else f'{agreement:.3f}'} | " + " | ".join(cells) + " |"
@@ -469,6 +469,18 @@ def entry_trial(env_id: str, study: Any) -> int | None:
     except (KeyError, ValueError):  # no entry, or one the space cannot express
         return None
     return next((trial.number for trial in study.trials if same_params(params, trial.params)), None)
+
+
+def queued_label(trial: Any, trials: list[Any]) -> str:
+    """
+    :return: ``" (entry)"`` for a queued trial of the entry unchanged (lacking :data:`CHANGE_ATTR`: the
+        study's first queued trial), ``" (queued)"`` for a queued variant, ``""`` for a sampled trial
+    """
+    if not is_entry(trial):
+        return ""
+    change = trial.user_attrs.get(CHANGE_ATTR)
+    unchanged = change == "entry" if change is not None else trial is next(t for t in trials if is_entry(t))
+    return " (entry)" if unchanged else " (queued)"
 
 
 def is_entry(trial: Any) -> bool:

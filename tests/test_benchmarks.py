@@ -415,6 +415,10 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
     assert "| 1 | 0 | loss=mse | mse | sarsa | waiting | - | - |" in text
     assert "| 3 | 0 | target=expected | huber | expected | waiting | - | - |" in text
     assert "| 0 (entry) | 140.0 | 110.0 |" in text
+    second = study.ask()
+    sample_sarsa_params(second, 4, 1, {})
+    study.tell(second, 120.0)
+    assert "| 1 (queued) | 120.0 |" in search.report("LunarLander-v3", study, "test")
 
 
 def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_path) -> None:  # type: ignore[no-untyped-def]
