@@ -188,6 +188,30 @@ def change_text(change: dict[str, Any]) -> str:
     return ", ".join(f"{key}={value}" for key, value in change.items()) or "entry"
 
 
+def variant_params(kwargs: dict[str, Any], change: dict[str, Any], env_id: str) -> dict[str, Any]:
+    """
+    :param kwargs: the entry's constructor arguments
+    :param change: the constructor arguments to change
+    :return: the trial's parameters of the entry with ``change``
+    :raises ValueError: if a trial of the search space cannot have a changed value as given (an argument
+        the space does not set, or a value it would round)
+    """
+    import math
+
+    from sb3_sarsa.zoo import convert_sarsa_params, entry_trial_params
+
+    params = entry_trial_params({**kwargs, **change}, env_id)
+    converted = convert_sarsa_params(params)
+    for key, value in change.items():
+        if key not in converted:
+            raise ValueError(f"{key} is not set by the search space's trials (they set {', '.join(sorted(converted))})")
+        got = converted[key]
+        same = math.isclose(got, value, rel_tol=1e-9) if isinstance(value, float) else got == value
+        if not same:
+            raise ValueError(f"{key}={value!r} is not in the search space: a trial would have {got!r}")
+    return params
+
+
 def enqueue_entry(env_id: str, storage: Any, variants: tuple[dict[str, Any], ...] = ()) -> list[dict[str, Any]]:
     """
     Create the study if needed and put ``sarsa.yml``'s entry for the env (and the variants of
@@ -213,7 +237,7 @@ def enqueue_entry(env_id: str, storage: Any, variants: tuple[dict[str, Any], ...
     except ValueError as error:
         print(f"sarsa.yml's entry not enqueued: {error}", flush=True)
         return []
-    trials += [(change, entry_trial_params({**kwargs, **change}, env_id)) for change in variants]
+    trials += [(change, variant_params(kwargs, change, env_id)) for change in variants]
     study = optuna.create_study(storage=storage, study_name=study_name(env_id), direction="maximize", load_if_exists=True)
     known = [trial.params or trial.system_attrs.get("fixed_params", {}) for trial in study.trials]
     # The entry's trial: the study's own if it has one, else the one queued first below.

@@ -456,6 +456,10 @@ def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_
     assert last.user_attrs[search.BASE_ATTR] == 1  # the trial the entry was rounded from
     with pytest.raises(ValueError, match=r"train_freq=16 is not in the search space"):
         search.enqueue_entry("LunarLander-v3", storage, ({"train_freq": 16},))
+    with pytest.raises(ValueError, match=r"exploraton_final_eps is not set by the search space's trials"):
+        search.enqueue_entry("LunarLander-v3", storage, ({"exploraton_final_eps": 0.01},))  # a typo
+    with pytest.raises(ValueError, match=r"buffer_size=3000 is not in the search space: a trial would have 5000"):
+        search.enqueue_entry("LunarLander-v3", storage, ({"buffer_size": 3000},))
     with pytest.raises(ValueError, match=r"a variant is key=value"):
         search.parse_variant("exploration_final_eps")
 
