@@ -347,8 +347,9 @@ def test_a_stale_pid_file_does_not_count_as_a_running_server() -> None:
         assert search.server_url(cluster) == url  # started again, on its port
         assert pg_server.running(cluster)
         optuna.create_study(storage=url, study_name="after_restart")  # and it answers
-        pg_server.stop(cluster)
     finally:
+        if pg_server.running(cluster):  # also when an assertion failed: no server left behind
+            pg_server.stop(cluster)
         shutil.rmtree(folder, ignore_errors=True)
 
 
