@@ -220,7 +220,7 @@ def enqueue_entry(env_id: str, storage: Any, variants: tuple[dict[str, Any], ...
     floats within :func:`same_params`'s bound, so an entry rounded from a trial is that trial) is not
     queued again: after a search's winner becomes the entry, the next run queues the winner's variants
     only. An entry the search space cannot express is not enqueued (the reason is printed). Each queued
-    trial records its change in the user attribute :data:`CHANGE_ATTR`.
+    trial records its change (user attribute :data:`CHANGE_ATTR`) and the entry's trial (:data:`BASE_ATTR`).
 
     :param variants: further changes to the entry (SARSA's constructor arguments)
     :return: the parameters of the trials queued now
@@ -239,7 +239,7 @@ def enqueue_entry(env_id: str, storage: Any, variants: tuple[dict[str, Any], ...
         return []
     trials += [(change, variant_params(kwargs, change, env_id)) for change in variants]
     study = optuna.create_study(storage=storage, study_name=study_name(env_id), direction="maximize", load_if_exists=True)
-    known = [trial.params or trial.system_attrs.get("fixed_params", {}) for trial in study.trials]
+    known = [trial_params(trial) for trial in study.trials]
     # The entry's trial: the study's own if it has one, else the one queued first below.
     base = next((number for number, other in enumerate(known) if same_params(trials[0][1], other)), len(known))
     queued = []
@@ -476,11 +476,7 @@ def based_on(params: dict[str, Any], trials: list[Any]) -> int:
     def rest(values: dict[str, Any]) -> dict[str, Any]:
         return {key: value for key, value in values.items() if key not in VARIED}
 
-    return next(
-        trial.number
-        for trial in trials
-        if same_params(rest(params), rest(trial.params or trial.system_attrs.get("fixed_params", {})))
-    )
+    return next(trial.number for trial in trials if same_params(rest(params), rest(trial_params(trial))))
 
 
 def entry_trial(env_id: str, study: Any) -> int | None:
@@ -505,6 +501,11 @@ def queued_label(trial: Any, trials: list[Any]) -> str:
     change = trial.user_attrs.get(CHANGE_ATTR)
     unchanged = change == "entry" if change is not None else trial is next(t for t in trials if is_entry(t))
     return " (entry)" if unchanged else " (queued)"
+
+
+def trial_params(trial: Any) -> dict[str, Any]:
+    """:return: a trial's parameters; for a queued trial not yet started, the ones it was queued with"""
+    return trial.params or trial.system_attrs.get("fixed_params", {})
 
 
 def is_entry(trial: Any) -> bool:

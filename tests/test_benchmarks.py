@@ -2,6 +2,7 @@
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -421,6 +422,16 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
     assert "| 1 (queued) | 120.0 |" in search.report("LunarLander-v3", study, "test")
 
 
+def completed_trial(params: dict[str, Any], values: list[float]) -> Any:
+    """:return: a complete Optuna trial with ``params`` that reported ``values`` (its value: the last)"""
+    import optuna
+
+    choices = {key: optuna.distributions.CategoricalDistribution([value]) for key, value in params.items()}
+    return optuna.trial.create_trial(
+        params=params, distributions=choices, value=values[-1], intermediate_values=dict(enumerate(values))
+    )
+
+
 def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import optuna
 
@@ -436,8 +447,7 @@ def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_
     other = {**entry, "train_freq": 1 if entry["train_freq"] != 1 else 4}
     winner = {**entry, "learning_rate": entry["learning_rate"] * 1.003}
     for params in (other, winner):
-        choices = {key: optuna.distributions.CategoricalDistribution([value]) for key, value in params.items()}
-        study.add_trial(optuna.trial.create_trial(params=params, distributions=choices, value=100.0))
+        study.add_trial(completed_trial(params, [100.0]))
     queued = search.enqueue_entry("LunarLander-v3", storage)
     assert [(t["loss"], t["target"]) for t in queued] == [("mse", "sarsa"), ("mse", "expected"), ("huber", "expected")]
     assert search.enqueue_entry("LunarLander-v3", storage) == []
@@ -558,12 +568,7 @@ def test_confirmation_also_runs_the_entrys_trial(tmp_path) -> None:  # type: ign
     entry = entry_trial_params(model_kwargs("LunarLander-v3")[0], "LunarLander-v3")
     other = {**entry, "train_freq": 1 if entry["train_freq"] != 1 else 4}
     for params, values in ((other, [150.0, 160.0, 170.0]), (entry, [10.0, 20.0, 30.0]), (other, [100.0, 110.0, 120.0])):
-        choices = {key: optuna.distributions.CategoricalDistribution([value]) for key, value in params.items()}
-        study.add_trial(
-            optuna.trial.create_trial(
-                params=params, distributions=choices, value=values[-1], intermediate_values=dict(enumerate(values))
-            )
-        )
+        study.add_trial(completed_trial(params, values))
     assert search.confirm_trials("LunarLander-v3", study, 1) == [0, 1]  # the best, then the entry
     assert search.confirm_trials("LunarLander-v3", study, 2) == [0, 2, 1]
     assert search.confirm_trials("LunarLander-v3", study, 3) == [0, 2, 1]  # already among them
