@@ -220,7 +220,8 @@ def enqueue_entry(env_id: str, storage: Any, variants: tuple[dict[str, Any], ...
     floats within :func:`same_params`'s bound, so an entry rounded from a trial is that trial) is not
     queued again: after a search's winner becomes the entry, the next run queues the winner's variants
     only. An entry the search space cannot express is not enqueued (the reason is printed). Each queued
-    trial records its change (user attribute :data:`CHANGE_ATTR`) and the entry's trial (:data:`BASE_ATTR`).
+    trial is printed with its change and records that change (user attribute :data:`CHANGE_ATTR`) and
+    the entry's trial (:data:`BASE_ATTR`).
 
     :param variants: further changes to the entry (SARSA's constructor arguments)
     :return: the parameters of the trials queued now
@@ -246,6 +247,7 @@ def enqueue_entry(env_id: str, storage: Any, variants: tuple[dict[str, Any], ...
     for change, params in trials:
         if not any(same_params(params, other) for other in known):
             study.enqueue_trial(params, user_attrs={CHANGE_ATTR: change_text(change), BASE_ATTR: base})
+            print(f"queued sarsa.yml's entry{', ' + change_text(change) if change else ''}: {params}", flush=True)
             known.append(params)
             queued.append(params)
     return queued
@@ -266,11 +268,9 @@ def run(args: argparse.Namespace) -> None:
     existing = len(optuna.load_study(study_name=name, storage=storage).trials) if has_study(storage, name) else 0
     if not args.no_entry:
         try:
-            queued = enqueue_entry(args.env, storage, tuple(args.variant))
+            enqueue_entry(args.env, storage, tuple(args.variant))
         except ValueError as error:
             raise SystemExit(f"--variant: {error}") from None
-        for params in queued:
-            print(f"enqueued sarsa.yml's entry: {params}", flush=True)
     budget = args.n_timesteps or dqn_budget(args.env)
     # Each worker gets a seed no earlier worker of this study had: 1000 + trials so far + its index.
     commands = [worker_command(args.env, url, args.trials, budget, 1000 + existing + k, args) for k in range(args.workers)]

@@ -432,7 +432,7 @@ def completed_trial(params: dict[str, Any], values: list[float]) -> Any:
     )
 
 
-def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     import optuna
 
     from benchmarks import search
@@ -458,7 +458,9 @@ def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_
     # Further changes to the entry: queued once, with what they change; outside the space, refused.
     variant = search.parse_variant("exploration_final_eps=0.01,gamma=0.99")
     assert variant == {"exploration_final_eps": 0.01, "gamma": 0.99}
+    capsys.readouterr()
     (queued,) = search.enqueue_entry("LunarLander-v3", storage, (variant,))
+    assert capsys.readouterr().out == f"queued sarsa.yml's entry, exploration_final_eps=0.01, gamma=0.99: {queued}\n"
     assert queued == {**entry, "exploration_final_eps": 0.01, "one_minus_gamma": pytest.approx(0.01)}
     assert search.enqueue_entry("LunarLander-v3", storage, (variant,)) == []
     last = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=storage).trials[-1]
