@@ -38,8 +38,17 @@ VARIANTS: dict[str, tuple[str, str, dict[str, str]]] = {  # name: (algorithm, wh
     "dqn": ("dqn", "dqn", {}),
     "sarsa-malloc": ("sarsa", "sarsa", MALLOC_ENV),
 }
-#: constructor arguments of SARSA that DQN does not have
-SARSA_ONLY = ("target", "loss", "n_steps", "recent_eta", "recent_min_size", "target_epsilon")
+
+
+def sarsa_only() -> set[str]:
+    """:return: SARSA's constructor arguments that SB3's DQN does not have"""
+    import inspect
+
+    from stable_baselines3 import DQN
+
+    from sb3_sarsa import SARSA
+
+    return set(inspect.signature(SARSA.__init__).parameters) - set(inspect.signature(DQN.__init__).parameters)
 
 
 def variant_kwargs(env_id: str, variant: str) -> dict[str, Any]:
@@ -47,7 +56,8 @@ def variant_kwargs(env_id: str, variant: str) -> dict[str, Any]:
     algo, source, _ = VARIANTS[variant]
     kwargs, _ = hyperparameters(env_id, source)
     if algo == "dqn":
-        kwargs = {key: value for key, value in kwargs.items() if key not in SARSA_ONLY}
+        dropped = sarsa_only()
+        kwargs = {key: value for key, value in kwargs.items() if key not in dropped}
     return kwargs
 
 

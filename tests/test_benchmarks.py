@@ -597,12 +597,13 @@ def test_the_search_report_names_the_trial_that_is_the_entry() -> None:
 
 def test_memory_growth_compares_dqn_on_sarsas_hyperparameters() -> None:
     from benchmarks.compare import hyperparameters
-    from benchmarks.memory_growth import SARSA_ONLY, growth_per_10k, variant_kwargs
+    from benchmarks.memory_growth import growth_per_10k, sarsa_only, variant_kwargs
 
     sarsa = variant_kwargs("LunarLander-v3", "sarsa")
     same = variant_kwargs("LunarLander-v3", "dqn-same")
     assert sarsa == hyperparameters("LunarLander-v3", "sarsa")[0] and "target" in sarsa and "loss" in sarsa
-    assert same == {key: value for key, value in sarsa.items() if key not in SARSA_ONLY}
+    assert sarsa_only() == {"target", "loss", "target_epsilon", "recent_eta", "recent_min_size"}
+    assert same == {key: value for key, value in sarsa.items() if key not in {"target", "loss"}}
     assert variant_kwargs("LunarLander-v3", "dqn") == hyperparameters("LunarLander-v3", "dqn")[0]
     # From the first record at a third of the run (step 20,000 of 60,000) to the last: 30 MiB over 40,000 steps.
     trace = [
