@@ -327,7 +327,46 @@ def run_processes(
             )
 
 
+def stale_runs(runs: list[dict[str, Any]]) -> list[str]:
+    """
+    The stored runs trained with other hyperparameters or another budget than their algorithm has today
+    (for example before a change to ``sarsa.yml``): a report that mixed them in would credit today's
+    configuration with results it never produced, and :func:`schedule` would skip them as done.
+
+    :return: one line per stale run, naming its file and what differs (``key: stored -> today``)
+    """
+    lines = []
+    for run in runs:
+        kwargs, budget = hyperparameters(run["env"], run["algo"])
+        today = {key: repr(value) for key, value in kwargs.items()}
+        stored = run["hyperparameters"]
+        changes = [
+            f"{key}: {stored.get(key, '(unset)')} -> {today.get(key, '(unset)')}"
+            for key in sorted(set(stored) | set(today))
+            if stored.get(key) != today.get(key)
+        ]
+        if run["budget"] != budget:
+            changes.append(f"budget: {run['budget']} -> {budget}")
+        if changes:
+            path = result_path(run["env"], run["algo"], run["seed"]).relative_to(RESULTS.parent.parent)
+            lines.append(f"{path} ({', '.join(changes)})")
+    return lines
+
+
 def schedule(envs: list[str], algos: list[str], seeds: int, jobs: int, eval_freq: int, eval_episodes: int) -> None:
+    """
+    Run the missing runs of ``envs`` x ``algos`` x seeds ``0..seeds-1``.
+
+    :raises SystemExit: if a stored run of those envs and algorithms is stale (:func:`stale_runs`): it is
+        neither overwritten nor counted as done; the message says to archive it
+    """
+    results = load_results()
+    stale = stale_runs([run for env_id in envs for algo in algos for run in results.get(env_id, {}).get(algo, [])])
+    if stale:
+        raise SystemExit(
+            "these stored runs were trained with other hyperparameters than today's: move them to "
+            "benchmarks/archive/<name>/ (with a README.md that says what they were), then run again:\n  " + "\n  ".join(stale)
+        )
     keys = [(env_id, algo, seed) for seed in range(seeds) for env_id in envs for algo in algos]
     runs = pending_runs("benchmarks.compare", keys, result_path)
     print(f"{len(runs)} runs to do ({len(keys) - len(runs)} already done), {jobs} at a time", flush=True)
@@ -544,6 +583,7 @@ def report(command: str) -> str:
     import numpy as np
 
     results = load_results()
+    stale = stale_runs([run for per_algo in results.values() for runs in per_algo.values() for run in runs])
     lines = [
         "| env | algorithm | seeds | IQM final eval [95% CI] | IQM mean of last 3 evals | final >= threshold "
         "| reached threshold | median steps to threshold | steps/s | peak MiB |",
@@ -590,6 +630,7 @@ def report(command: str) -> str:
         "threshold: over all seeds, a seed that never reached the threshold counting as infinitely many",
         "steps (`never` when those are half or more).",
         "",
+        *stale_section(stale),
         *lines,
         "",
         "## Final evaluation on 100 start states",
@@ -623,6 +664,19 @@ def report(command: str) -> str:
     ]
     text += discussion_section(DISCUSSION)  # written by hand: what the numbers mean, what was tried
     return "\n".join(text)
+
+
+def stale_section(stale: list[str]) -> list[str]:
+    """:return: the report's warning about stale runs (:func:`stale_runs`), nothing if there are none"""
+    if not stale:
+        return []
+    return [
+        f"**Stale: {len(stale)} stored runs were trained with other hyperparameters than today's** (below with",
+        "what differs); the tables count them. Archive them and rerun (`benchmarks/archive/`).",
+        "",
+        *[f"- `{line}`" for line in stale],
+        "",
+    ]
 
 
 def her_section() -> list[str]:

@@ -119,6 +119,37 @@ def test_lunarlander_targets_judge_iqm_seed_share_and_both_budgets() -> None:
     ]
 
 
+def test_stale_benchmark_runs_are_named_refused_and_flagged(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks import compare
+
+    monkeypatch.setattr(compare, "RESULTS", tmp_path / "benchmarks" / "results")
+    kwargs, budget = hyperparameters("MountainCar-v0", "sarsa")
+    today = {key: repr(value) for key, value in kwargs.items()}
+    runs = [
+        {"env": "MountainCar-v0", "algo": "sarsa", "seed": 0, "budget": budget, "hyperparameters": today},
+        {"env": "MountainCar-v0", "algo": "sarsa", "seed": 1, "budget": budget, "hyperparameters": {**today, "gamma": "0.9"}},
+        {"env": "MountainCar-v0", "algo": "sarsa", "seed": 2, "budget": budget // 2, "hyperparameters": today},
+    ]
+    assert compare.stale_runs(runs) == [
+        f"benchmarks/results/MountainCar-v0/sarsa_seed1.json (gamma: 0.9 -> {today['gamma']})",
+        f"benchmarks/results/MountainCar-v0/sarsa_seed2.json (budget: {budget // 2} -> {budget})",
+    ]
+    # A key only one side has is named too.
+    (extra,) = compare.stale_runs([{**runs[0], "hyperparameters": {**today, "made_up": "5"}}])
+    assert extra.endswith("sarsa_seed0.json (made_up: 5 -> (unset))")
+    for run in runs:
+        compare.write_result(compare.result_path(run["env"], run["algo"], run["seed"]), run)
+    # The scheduler neither reruns (overwrites) a stale run nor counts it as done: it stops and names them.
+    with pytest.raises(
+        SystemExit, match=r"move them to benchmarks/archive/.*\n  benchmarks/results/MountainCar-v0/sarsa_seed1"
+    ):
+        compare.schedule(["MountainCar-v0"], ["sarsa"], 3, 1, 5000, 20)
+    assert json.loads(compare.result_path("MountainCar-v0", "sarsa", 1).read_text())["hyperparameters"]["gamma"] == "0.9"
+    section = compare.stale_section(compare.stale_runs(runs))
+    assert section[0].startswith("**Stale: 2 stored runs")
+    assert compare.stale_section([]) == []
+
+
 def test_run_processes_reports_each_run_and_failures(tmp_path, capsys) -> None:
     import sys
 
