@@ -119,6 +119,41 @@ def test_lunarlander_targets_judge_iqm_seed_share_and_both_budgets() -> None:
     ]
 
 
+def test_the_targets_judge_the_row_that_trains_the_entry(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sb3_sarsa.hyperparameters
+    from benchmarks import compare
+    from benchmarks.compare import entry_algo
+
+    def run(seed: int, final: float) -> dict:
+        return {"seed": seed, "final_eval_mean": final}
+
+    results = {
+        "Acrobot-v1": {
+            "sarsa": [run(seed, -90.0) for seed in range(10)],
+            "expected": [run(seed, -70.0) for seed in range(10)],
+            "dqn": [run(seed, -75.0) for seed in range(10)],
+        }
+    }
+    assert targets(results, {"Acrobot-v1": "expected"}) == [
+        "| Acrobot-v1 | Expected SARSA (the entry) IQM >= -80 | -70.0 | yes |",
+        "| Acrobot-v1 | Expected SARSA (the entry) IQM >= DQN IQM | -70.0 vs -75.0 | yes |",
+    ]
+    assert targets(results, {"Acrobot-v1": "sarsa"})[0] == "| Acrobot-v1 | SARSA IQM >= -80 | -90.0 | **no** |"
+    # Unnamed: the row follows sarsa.yml's entry.
+    config = sb3_sarsa.hyperparameters.load_config()
+    assert entry_algo("Acrobot-v1") == ("expected" if config["Acrobot-v1"].get("target") == "expected" else "sarsa")
+    edited = {**config, "Acrobot-v1": {**config["Acrobot-v1"], "target": "expected"}}
+    monkeypatch.setattr(sb3_sarsa.hyperparameters, "load_config", lambda: edited)
+    assert entry_algo("Acrobot-v1") == "expected"
+    assert targets(results)[0].startswith("| Acrobot-v1 | Expected SARSA (the entry) IQM")
+    assert compare.which_sarsa(["CartPole-v1", "Acrobot-v1"]).startswith(
+        "On Acrobot-v1, `sarsa.yml`'s entry sets `target: expected`"
+    )
+    monkeypatch.setattr(sb3_sarsa.hyperparameters, "load_config", lambda: {**edited, "Acrobot-v1": config["default"]})
+    assert entry_algo("Acrobot-v1") == "sarsa"
+    assert compare.which_sarsa(["CartPole-v1", "Acrobot-v1"]).startswith("Every `sarsa.yml` entry here sets `target: sarsa`")
+
+
 def test_stale_benchmark_runs_are_named_refused_and_flagged(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from benchmarks import compare
 
