@@ -74,7 +74,7 @@ class Recorder(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.steps.append(Step(self._obs, int(action), float(reward), obs, terminated, truncated))
         self._obs = obs
-        return obs, reward, terminated, truncated, info
+        return obs, float(reward), terminated, truncated, info
 
 
 def recorded_vec_env(

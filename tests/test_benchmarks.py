@@ -160,7 +160,7 @@ def test_stale_benchmark_runs_are_named_refused_and_flagged(tmp_path, monkeypatc
     monkeypatch.setattr(compare, "RESULTS", tmp_path / "benchmarks" / "results")
     kwargs, budget = hyperparameters("MountainCar-v0", "sarsa")
     today = {key: repr(value) for key, value in kwargs.items()}
-    runs = [
+    runs: list[dict[str, Any]] = [
         {"env": "MountainCar-v0", "algo": "sarsa", "seed": 0, "budget": budget, "hyperparameters": today},
         {"env": "MountainCar-v0", "algo": "sarsa", "seed": 1, "budget": budget, "hyperparameters": {**today, "gamma": "0.9"}},
         {"env": "MountainCar-v0", "algo": "sarsa", "seed": 2, "budget": budget // 2, "hyperparameters": today},
@@ -471,12 +471,12 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
     monkeypatch.setattr(search, "SEARCH", tmp_path / "search")
     monkeypatch.setattr(search, "DOCS", tmp_path / "docs")
     (tmp_path / "docs").mkdir()
-    first = study.ask()
-    sample_sarsa_params(first, 4, 1, {})  # as a worker does: the queued values come back
-    assert first.number == 0 and first.params == trials[0]
+    asked = study.ask()
+    sample_sarsa_params(asked, 4, 1, {})  # as a worker does: the queued values come back
+    assert asked.number == 0 and asked.params == trials[0]
     for step, value in enumerate([50.0, 80.0, 110.0, 140.0]):
-        first.report(value, step)
-    study.tell(first, 140.0)
+        asked.report(value, step)
+    study.tell(asked, 140.0)
     text = search.report("LunarLander-v3", study, "test")
     assert "| 0 | 0 | entry | huber | sarsa | complete | 140.0 | 110.0 |" in text
     assert "| 1 | 0 | loss=mse | mse | sarsa | waiting | - | - |" in text
@@ -492,7 +492,9 @@ def completed_trial(params: dict[str, Any], values: list[float]) -> Any:
     """:return: a complete Optuna trial with ``params`` that reported ``values`` (its value: the last)"""
     import optuna
 
-    choices = {key: optuna.distributions.CategoricalDistribution([value]) for key, value in params.items()}
+    choices: dict[str, optuna.distributions.BaseDistribution] = {
+        key: optuna.distributions.CategoricalDistribution([value]) for key, value in params.items()
+    }
     return optuna.trial.create_trial(
         params=params, distributions=choices, value=values[-1], intermediate_values=dict(enumerate(values))
     )
@@ -525,9 +527,9 @@ def test_a_search_whose_winner_became_the_entry_queues_the_winners_variants(tmp_
     variant = search.parse_variant("exploration_final_eps=0.01,gamma=0.99")
     assert variant == {"exploration_final_eps": 0.01, "gamma": 0.99}
     capsys.readouterr()
-    (queued,) = search.enqueue_entry("LunarLander-v3", storage, (variant,))
-    assert capsys.readouterr().out == f"queued sarsa.yml's entry, exploration_final_eps=0.01, gamma=0.99: {queued}\n"
-    assert queued == {**entry, "exploration_final_eps": 0.01, "one_minus_gamma": pytest.approx(0.01)}
+    (changed,) = search.enqueue_entry("LunarLander-v3", storage, (variant,))
+    assert capsys.readouterr().out == f"queued sarsa.yml's entry, exploration_final_eps=0.01, gamma=0.99: {changed}\n"
+    assert changed == {**entry, "exploration_final_eps": 0.01, "one_minus_gamma": pytest.approx(0.01)}
     assert search.enqueue_entry("LunarLander-v3", storage, (variant,)) == []
     last = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=storage).trials[-1]
     assert last.user_attrs[search.CHANGE_ATTR] == "exploration_final_eps=0.01, gamma=0.99"
@@ -593,7 +595,7 @@ def test_confirmation_takes_the_trials_with_the_best_last_three_evaluations() ->
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize")
-    distributions = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    distributions: dict[str, optuna.distributions.BaseDistribution] = {"x": optuna.distributions.FloatDistribution(0, 1)}
     # (evaluations): a lucky last evaluation, a steady one, a middling one, and a pruned trial
     for values, state in (
         ([0.0, -50.0, 240.0], optuna.trial.TrialState.COMPLETE),  # last three: 63.3

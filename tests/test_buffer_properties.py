@@ -14,6 +14,7 @@ no window runs past an episode end or past the newest transition.
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch as th
@@ -49,7 +50,7 @@ class Run:
         self.dict_obs = dict_obs
         box = spaces.Box(0.0, 1e7, shape=(2,), dtype=np.float32)
         buffer_class = DictSarsaReplayBuffer if dict_obs else SarsaReplayBuffer
-        obs_space = spaces.Dict({"x": box}) if dict_obs else box
+        obs_space: Any = spaces.Dict({"x": box}) if dict_obs else box  # the class above decides which it must be
         self.buffer = buffer_class(
             capacity * n_envs,
             obs_space,

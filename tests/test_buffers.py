@@ -1,5 +1,7 @@
 """SarsaReplayBuffer and DictSarsaReplayBuffer: what is stored is what is sampled."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch as th
@@ -110,7 +112,13 @@ def test_memory_optimized_layout_reads_s_prime_from_the_next_row() -> None:
     assert not hasattr(buffer, "next_observations")  # SB3 does not allocate it
     for t in range(3):
         buffer.add(
-            np.array([[t]]), np.array([[t + 1]]), np.array([t]), np.array([t]), np.array([False]), [{}], next_action=[t + 1]
+            np.array([[t]]),
+            np.array([[t + 1]]),
+            np.array([t]),
+            np.array([t]),
+            np.array([False]),
+            [{}],
+            next_action=np.array([t + 1]),
         )
     data = buffer._get_samples(np.array([0, 1, 2]))
     assert data.next_observations.ravel().tolist() == [1, 2, 3]
@@ -125,7 +133,7 @@ def test_memory_optimized_dict_buffer_is_refused_as_by_sb3() -> None:
 def test_extend_with_next_actions() -> None:
     buffer = SarsaReplayBuffer(8, OBS, ACT, device="cpu")
     obs = np.arange(3, dtype=np.float32).reshape(3, 1, 1)
-    args = (obs, obs + 1, np.array([[0], [1], [2]]), np.zeros((3, 1)), np.zeros((3, 1)), [[{}]] * 3)
+    args: tuple[Any, ...] = (obs, obs + 1, np.array([[0], [1], [2]]), np.zeros((3, 1)), np.zeros((3, 1)), [[{}]] * 3)
     buffer.extend(*args, next_action=np.array([[2], [1], [0]]))
     buffer.extend(*args, np.array([[1], [1], [1]]))  # or as the seventh positional argument, like add()
     assert buffer.pos == 6

@@ -53,7 +53,7 @@ def train(model_class: Any, **kwargs: Any) -> tuple[np.ndarray, list[int]]:
     model = model_class("MlpPolicy", TimeLimit(SmallCliff(rows=3, columns=5), 50), **PARAMS, **kwargs)
     model.learn(12_000)
     with th.no_grad():
-        q_values = model.q_net(th.arange(CLIFF.observation_space.n)).numpy()
+        q_values = model.q_net(th.arange(CLIFF.rows * CLIFF.columns)).numpy()
     path, _ = greedy_path(CLIFF.P, q_values, CLIFF.start, 50)
     return q_values, path
 
@@ -107,7 +107,11 @@ def test_the_bias_diagnostic_reads_the_buffer_as_it_was_filled() -> None:
     inside = np.setdiff1d(np.arange(199), ends)
     np.testing.assert_array_equal(samples["next_states"][inside], samples["states"][inside + 1])
     np.testing.assert_array_equal(samples["next_actions"][inside], samples["actions"][inside + 1])
-    table = sample_fixed_point(**samples, gamma=0.9, unseen=np.zeros((48, 4)))
+    states, actions, rewards = samples["states"], samples["actions"], samples["rewards"]
+    next_states, next_actions, terminated = samples["next_states"], samples["next_actions"], samples["terminated"]
+    table = sample_fixed_point(
+        states, actions, rewards, next_states, next_actions, terminated, gamma=0.9, unseen=np.zeros((48, 4))
+    )
     assert np.isfinite(table).all() and table.max() <= 0.0
 
 

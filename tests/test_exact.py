@@ -16,6 +16,12 @@ TABLE = {
 }
 
 
+def fixed_point(samples: np.ndarray, gamma: float, unseen: np.ndarray) -> np.ndarray:
+    """:func:`sample_fixed_point` of samples given as rows (s, a, r, s', a', terminated)"""
+    states, actions, rewards, next_states, next_actions, terminated = (samples[:, k] for k in range(6))
+    return sample_fixed_point(states, actions, rewards, next_states, next_actions, terminated, gamma=gamma, unseen=unseen)
+
+
 def test_greedy_backup_by_hand() -> None:
     # gamma 0.5: V(s2) = 1 + 0.5 V(s2) = 2, V(s1) = 2, Q(s0, 0) = 0.5 * (0.5 * 2 + 0.5 * 2) = 1.
     q = action_values(TABLE, gamma=0.5)
@@ -79,15 +85,15 @@ def test_sample_fixed_point_by_hand() -> None:
         ]
     )
     unseen = np.array([[9.0, 0.8], [9.0, 9.0], [9.0, 4.0]])
-    q = sample_fixed_point(*samples.T, gamma=0.5, unseen=unseen)
+    q = fixed_point(samples, gamma=0.5, unseen=unseen)
     # Q(1,0) = 2, Q(1,1) = -2, Q(0,0) = mean(0.5 * 2, 0.5 * -2) = 0,
     # Q(2,0) = mean(1 + 0.5 Q(2,0), 1 + 0.5 * 4) = 2 + 0.25 Q(2,0), so Q(2,0) = 8/3.
     np.testing.assert_allclose(q, [[0.0, 0.8], [2.0, -2.0], [8 / 3, 4.0]], atol=1e-9)
     # Only the mean over a pair's samples counts, not how often the pair was sampled.
-    doubled = sample_fixed_point(*np.concatenate([samples, samples[:2]]).T, gamma=0.5, unseen=unseen)
+    doubled = fixed_point(np.concatenate([samples, samples[:2]]), gamma=0.5, unseen=unseen)
     np.testing.assert_allclose(doubled, q, atol=1e-9)
     # One sample whose a' is the bad action moves the value: the stored a' decide.
-    q_bad = sample_fixed_point(*np.concatenate([samples, [(0, 0, 0.0, 1, 1, 0)]]).T, gamma=0.5, unseen=unseen)
+    q_bad = fixed_point(np.concatenate([samples, [(0, 0, 0.0, 1, 1, 0)]]), gamma=0.5, unseen=unseen)
     assert q_bad[0, 0] == pytest.approx((1.0 - 1.0 - 1.0) / 3)
 
 
@@ -101,7 +107,7 @@ def test_sample_fixed_point_is_the_epsilon_greedy_value_when_the_samples_are_the
                 copies = int(probability * 2)  # 1 for the half-half outcomes of (s0, 0), else 2
                 samples += [(state, action, reward, next_state, 0, terminated)] * 3 * copies
                 samples += [(state, action, reward, next_state, 1, terminated)] * copies
-    q = sample_fixed_point(*np.array(samples, dtype=float).T, gamma=0.5, unseen=np.full((3, 2), np.nan))
+    q = fixed_point(np.array(samples, dtype=float), gamma=0.5, unseen=np.full((3, 2), np.nan))
     np.testing.assert_allclose(q, exact, atol=1e-8)
 
 
@@ -109,4 +115,4 @@ def test_sample_fixed_point_names_bad_input() -> None:
     with pytest.raises(ValueError, match="one entry per sample"):
         sample_fixed_point(np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(2), np.zeros(1), np.zeros(2), 0.5, np.zeros((1, 1)))
     with pytest.raises(ValueError, match=r"gamma must be in \[0, 1\)"):
-        sample_fixed_point(*np.zeros((6, 1)), gamma=1.0, unseen=np.zeros((1, 1)))
+        fixed_point(np.zeros((1, 6)), gamma=1.0, unseen=np.zeros((1, 1)))

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from gymnasium import spaces
 from stable_baselines3 import DQN, HerReplayBuffer
 from stable_baselines3.common.envs import BitFlippingEnv
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
@@ -27,6 +28,7 @@ def number(row: np.ndarray) -> int:
 
 def test_real_and_relabelled_samples_carry_the_stored_next_action() -> None:
     env = DummyVecEnv([lambda: BitFlippingEnv(n_bits=N_BITS)])
+    assert isinstance(env.observation_space, spaces.Dict)
     buffer = HerSarsaReplayBuffer(
         200, env.observation_space, env.action_space, env, device="cpu", n_sampled_goal=4, goal_selection_strategy="future"
     )

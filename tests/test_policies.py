@@ -30,12 +30,16 @@ class ImageEnv(gym.Env):
 def test_softplus_head_makes_q_values_non_negative() -> None:
     model = SARSA("MlpPolicy", "CartPole-v1", policy_kwargs=dict(softplus_head=True), seed=0)
     with th.no_grad():
-        model.q_net.q_net[-2].bias.fill_(-50.0)  # the last Linear, before the Softplus
+        last = model.q_net.q_net[-2]
+        assert isinstance(last, th.nn.Linear)  # the last Linear, before the Softplus
+        last.bias.fill_(-50.0)
         q = model.q_net(th.randn(64, 4) * 10)
     assert (q >= 0).all() and (q < 1e-10).any()
     plain = SARSA("MlpPolicy", "CartPole-v1", seed=0)
     with th.no_grad():
-        plain.q_net.q_net[-1].bias.fill_(-50.0)
+        last = plain.q_net.q_net[-1]
+        assert isinstance(last, th.nn.Linear)
+        last.bias.fill_(-50.0)
         assert (plain.q_net(th.randn(64, 4)) < 0).all()
 
 
@@ -56,7 +60,12 @@ def test_cnn_policy_on_image_observations() -> None:
     assert model._n_updates > 0
     assert type(model.q_net.features_extractor).__name__ == "NatureCNN"
     data = model.replay_buffer.sample(4)
-    assert data.observations.shape == (4, 3, 36, 36)  # transposed to channel-first by SB3
+    assert isinstance(data.observations, th.Tensor) and data.observations.shape == (
+        4,
+        3,
+        36,
+        36,
+    )  # transposed to channel-first by SB3
     assert data.next_actions.shape == (4, 1)
 
 

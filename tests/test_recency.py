@@ -112,7 +112,7 @@ def test_sarsa_trains_on_the_ere_windows() -> None:
 def test_recency_parameters_are_checked_and_saved(tmp_path) -> None:  # type: ignore[no-untyped-def]
     for bad in (0.0, 1.5, True, "0.99"):
         with pytest.raises(ValueError, match=r"recent_eta must be in \(0, 1\]"):
-            SARSA("MlpPolicy", "CartPole-v1", recent_eta=bad)
+            SARSA("MlpPolicy", "CartPole-v1", recent_eta=bad)  # type: ignore[arg-type]  # the wrong types are the test
     with pytest.raises(ValueError, match="recent_min_size must be >= 1, got 0"):
         SARSA("MlpPolicy", "CartPole-v1", recent_min_size=0)
     env = BitFlippingEnv(n_bits=4)
