@@ -125,13 +125,18 @@ def random_walk_values() -> np.ndarray:
 
 
 def grid_rows(values: np.ndarray) -> list[str]:
-    """:return: a markdown table of a 4 x 12 grid of values, rounded; the cliff's and the goal's cells by name"""
-    names = {**{36 + column: "cliff" for column in range(1, 11)}, 47: "goal"}
+    """
+    :param values: one value per cell of the CliffWalking grid, shaped (rows, columns)
+    :return: a markdown table of the values, rounded; the cliff's and the goal's cells (the bottom row
+        but its first cell) by name
+    """
+    rows, columns = values.shape
+    bottom = (rows - 1) * columns
+    names = {**{bottom + column: "cliff" for column in range(1, columns - 1)}, bottom + columns - 1: "goal"}
 
     def cell(index: int) -> str:
         return names.get(index, f"{values.flat[index]:.0f}")
 
-    rows, columns = values.shape
     return [
         "| row | " + " | ".join(str(column) for column in range(columns)) + " |",
         "|---|" + "---|" * columns,

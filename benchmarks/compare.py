@@ -559,9 +559,17 @@ def return_targets(env_id: str, name: str, sarsa: list[dict[str, Any]], dqn: lis
     return rows
 
 
+def mean_of_last_three(values: list[float]) -> float | None:
+    """:return: the mean of the last three of ``values`` (all of them if fewer), ``None`` if there are none"""
+    return sum(values[-3:]) / len(values[-3:]) if values else None
+
+
 def last_three(run: dict[str, Any]) -> float:
     """:return: the mean of the run's last three evaluations (steadier than the last one alone)"""
-    return sum(mean for _, mean in run["curve"][-3:]) / len(run["curve"][-3:])
+    three = mean_of_last_three([mean for _, mean in run["curve"]])
+    if three is None:
+        raise ValueError(f"{run['env']} {run['algo']} seed {run['seed']} has no evaluations")
+    return three
 
 
 def final_table(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:

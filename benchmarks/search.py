@@ -47,6 +47,7 @@ from benchmarks.compare import (
     ROOT,
     command_line,
     iqm,
+    mean_of_last_three,
     pending_runs,
     record_command,
     run_one,
@@ -331,8 +332,7 @@ def rank_correlation(x: list[float], y: list[float]) -> float:
 
 def last_three(trial: Any) -> float | None:
     """:return: the mean of a trial's last three reported evaluations (rl-zoo3 reports each one)"""
-    values = [trial.intermediate_values[step] for step in sorted(trial.intermediate_values)][-3:]
-    return sum(values) / len(values) if values else None
+    return mean_of_last_three([trial.intermediate_values[step] for step in sorted(trial.intermediate_values)])
 
 
 def load_study(env_id: str, storage: str | None) -> Any:

@@ -2,6 +2,7 @@
 
 import json
 import math
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -586,6 +587,26 @@ def test_search_run_stopped_by_sigterm_stops_its_workers_and_exports(tmp_path, m
     assert len(started) == 2 and all(process.poll() is not None for process in started)  # no worker left running
     assert search.journal_path("CartPole-v1").exists()  # the study was exported on the way out
     assert signal.getsignal(signal.SIGTERM) is not search._raise_keyboard_interrupt  # the handler is restored
+
+
+def test_the_mean_of_the_last_three_evaluations() -> None:
+    from benchmarks.compare import last_three, mean_of_last_three
+    from benchmarks.search import last_three as trial_last_three
+
+    assert mean_of_last_three([100.0, 10.0, 20.0, 60.0]) == 30.0
+    assert mean_of_last_three([10.0, 20.0]) == 15.0 and mean_of_last_three([]) is None
+    run = {
+        "env": "Acrobot-v1",
+        "algo": "sarsa",
+        "seed": 4,
+        "curve": [(5000, -500.0), (10000, -90.0), (15000, -80.0), (20000, -70.0)],
+    }
+    assert last_three(run) == -80.0
+    with pytest.raises(ValueError, match="Acrobot-v1 sarsa seed 4 has no evaluations"):
+        last_three({**run, "curve": []})
+    # A trial's reports, by step (not in the order they were stored).
+    assert trial_last_three(SimpleNamespace(intermediate_values={3: 40.0, 0: 1000.0, 2: 30.0, 1: 20.0})) == 30.0
+    assert trial_last_three(SimpleNamespace(intermediate_values={})) is None
 
 
 def test_confirmation_takes_the_trials_with_the_best_last_three_evaluations() -> None:

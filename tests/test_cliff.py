@@ -165,6 +165,9 @@ def test_the_random_walks_values_lead_up_and_into_the_top_left_corner() -> None:
     assert values[0, 0] > values[0, 1] > values[0, 2] > values[0, 3] and values[0, 0] > values[1, 0]
     assert values[0, 0] == pytest.approx(-929, abs=1)
     assert grid_rows(values)[-1].startswith("| 3 | -1072 | cliff |") and grid_rows(values)[-1].endswith("| goal |")
+    assert grid_rows(values)[-1].count("cliff") == 10
+    # Another grid's bottom row: the start's value, then the cliff, then the goal.
+    assert grid_rows(np.arange(8.0).reshape(2, 4))[-1] == "| 1 | 4 | cliff | cliff | goal |"
 
 
 def test_the_cliff_benchmarks_algorithms_differ_from_the_entry_as_documented() -> None:
