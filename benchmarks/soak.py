@@ -14,18 +14,13 @@ import time
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
+from benchmarks.compare import proc_status_mib
 from sb3_sarsa import SARSA
 
 
 def memory_mib() -> tuple[float, float]:
     """:return: (current, peak) resident memory of this process in MiB"""
-    fields = {}
-    with open("/proc/self/status") as status:
-        for line in status:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(value.split()[0]) / 1024
-    return fields["VmRSS"], fields["VmHWM"]
+    return proc_status_mib("VmRSS"), proc_status_mib("VmHWM")
 
 
 class MemoryReport(BaseCallback):

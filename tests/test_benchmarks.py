@@ -699,3 +699,18 @@ def test_memory_growth_compares_dqn_on_sarsas_hyperparameters() -> None:
         {"step": step, "rss_mib": rss} for step, rss in ((5_000, 100.0), (10_000, 300.0), (20_000, 310.0), (60_000, 340.0))
     ]
     assert growth_per_10k(trace) == pytest.approx(7.5)
+
+
+def test_soak_reads_current_and_peak_memory_from_proc() -> None:
+    import pathlib
+
+    if not pathlib.Path("/proc/self/status").exists():
+        pytest.skip("no /proc/self/status (not Linux): the soak benchmark cannot read memory here")
+    from benchmarks.soak import memory_mib
+
+    before_current, before_peak = memory_mib()
+    block = np.ones(64 * 1024 * 1024 // 8)  # 64 MiB, touched
+    current, peak = memory_mib()
+    assert 0 < before_current <= before_peak and current <= peak
+    assert current - before_current > 50 and peak >= before_peak  # the block is resident
+    del block
