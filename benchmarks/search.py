@@ -354,6 +354,7 @@ def report(env_id: str, study: Any, source: str) -> str:
     trials = study.trials
     states = [trial.state.name for trial in trials]
     complete = sorted((t for t in trials if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: -t.value)
+    current = entry_trial(env_id, study)
     stem = report_path(env_id).stem.lower()
     lines = [
         f"# Hyperparameter search: SARSA on {env_id}",
@@ -400,6 +401,8 @@ def report(env_id: str, study: Any, source: str) -> str:
         lines += [
             "## Best complete trials",
             "",
+            "(entry): the trial whose values `sarsa.yml`'s entry has today; (queued): another queued trial.",
+            "",
             "| trial | final eval | mean of last 3 evals | next_action_agreement | " + " | ".join(keys) + " |",
             "|---|---|---|---|" + "---|" * len(keys),
         ]
@@ -407,7 +410,7 @@ def report(env_id: str, study: Any, source: str) -> str:
             agreement = trial.user_attrs.get(AGREEMENT_ATTR)
             three = last_three(trial)
             cells = [shown_value(trial.params.get(key, "-")) for key in keys]
-            name = f"{trial.number}{queued_label(trial, trials)}"
+            name = f"{trial.number}{queued_label(trial, current)}"
             lines.append(
                 f"| {name} | {trial.value:.1f} | {'-' if three is None else f'{three:.1f}'} | "
                 f"{'-' if agreement is None else f'{agreement:.3f}'} | " + " | ".join(cells) + " |"
@@ -491,16 +494,15 @@ def entry_trial(env_id: str, study: Any) -> int | None:
     return next((trial.number for trial in study.trials if same_params(params, trial.params)), None)
 
 
-def queued_label(trial: Any, trials: list[Any]) -> str:
+def queued_label(trial: Any, entry: int | None) -> str:
     """
-    :return: ``" (entry)"`` for a queued trial of the entry unchanged (lacking :data:`CHANGE_ATTR`: the
-        study's first queued trial), ``" (queued)"`` for a queued variant, ``""`` for a sampled trial
+    :param entry: the number of the trial whose values are ``sarsa.yml``'s entry today (:func:`entry_trial`)
+    :return: ``" (entry)"`` for that trial, ``" (queued)"`` for any other queued trial (an earlier entry or
+        a variant), ``""`` for a sampled trial
     """
-    if not is_entry(trial):
-        return ""
-    change = trial.user_attrs.get(CHANGE_ATTR)
-    unchanged = change == "entry" if change is not None else trial is next(t for t in trials if is_entry(t))
-    return " (entry)" if unchanged else " (queued)"
+    if trial.number == entry:
+        return " (entry)"
+    return " (queued)" if is_entry(trial) else ""
 
 
 def trial_params(trial: Any) -> dict[str, Any]:

@@ -682,6 +682,13 @@ def test_the_search_report_names_the_trial_that_is_the_entry() -> None:
     trials = [SimpleNamespace(number=number, params=params) for number, params in enumerate([other, unrounded])]
     assert entry_trial("LunarLander-v3", SimpleNamespace(trials=trials)) == 1
     assert entry_trial("LunarLander-v3", SimpleNamespace(trials=trials[:1])) is None
+    # The best-trials table labels today's entry, wherever it came from; an older queued entry is "queued".
+    from benchmarks.search import queued_label
+
+    assert queued_label(SimpleNamespace(number=1, system_attrs={}), 1) == " (entry)"  # a sampled winner
+    assert queued_label(SimpleNamespace(number=0, system_attrs={"fixed_params": {}}), 1) == " (queued)"
+    assert queued_label(SimpleNamespace(number=2, system_attrs={}), 1) == ""
+    assert queued_label(SimpleNamespace(number=0, system_attrs={"fixed_params": {}}), None) == " (queued)"
 
 
 def test_memory_growth_compares_dqn_on_sarsas_hyperparameters() -> None:
