@@ -279,6 +279,19 @@ def test_cliff_walking_entry_trains_with_its_time_limit_and_plays_back(tmp_path:
     assert lengths and max(lengths) <= 100, out[-2000:]
 
 
+def test_acrobot_entry_trains_expected_sarsa_and_params_switch_it_back(tmp_path: pathlib.Path) -> None:
+    # The README: Acrobot-v1's entry is Expected SARSA; -params target:"'sarsa'" trains SARSA there.
+    from sb3_sarsa import SARSA
+
+    assert load_config()["Acrobot-v1"]["target"] == "expected"
+    acrobot = ["rl_zoo3", "train", "--algo", "sarsa", "--env", "Acrobot-v1", "-n", "300", "-f", "logs", "--seed", "0"]
+    check(run(acrobot, tmp_path))
+    check(run([*acrobot, "-params", "target:'sarsa'"], tmp_path))
+    models = sorted((tmp_path / "logs").glob("sarsa/Acrobot-v1_*/Acrobot-v1.zip"))
+    assert [model.parent.name for model in models] == ["Acrobot-v1_1", "Acrobot-v1_2"]
+    assert [SARSA.load(model).target for model in models] == ["expected", "sarsa"]
+
+
 def test_atari_entry_trains_saves_and_plays_back(tmp_path: pathlib.Path) -> None:
     pytest.importorskip("ale_py", reason='Atari needs ale-py: pip install "sb3-sarsa[atari]"')
     pong = ["--algo", "sarsa", "--env", "PongNoFrameskip-v4"]
