@@ -336,10 +336,14 @@ def stale_runs(runs: list[dict[str, Any]]) -> list[str]:
     :return: one line per stale run, naming its file and what differs (``key: stored -> today``)
     """
     lines = []
+    todays: dict[tuple[str, str], tuple[dict[str, str], int]] = {}
     for run in runs:
-        kwargs, budget = hyperparameters(run["env"], run["algo"])
-        today = {key: repr(value) for key, value in kwargs.items()}
-        stored = run["hyperparameters"]
+        key = (run["env"], run["algo"])
+        if key not in todays:
+            kwargs, budget = hyperparameters(*key)
+            todays[key] = ({name: repr(value) for name, value in kwargs.items()}, budget)
+        today, budget = todays[key]
+        stored = run.get("hyperparameters", {})  # a record without them differs in every one
         changes = [
             f"{key}: {stored.get(key, '(unset)')} -> {today.get(key, '(unset)')}"
             for key in sorted(set(stored) | set(today))
@@ -364,7 +368,7 @@ def schedule(envs: list[str], algos: list[str], seeds: int, jobs: int, eval_freq
     stale = stale_runs([run for env_id in envs for algo in algos for run in results.get(env_id, {}).get(algo, [])])
     if stale:
         raise SystemExit(
-            "these stored runs were trained with other hyperparameters than today's: move them to "
+            "these stored runs were trained with other hyperparameters or budget than today's: move them to "
             "benchmarks/archive/<name>/ (with a README.md that says what they were), then run again:\n  " + "\n  ".join(stale)
         )
     keys = [(env_id, algo, seed) for seed in range(seeds) for env_id in envs for algo in algos]
@@ -712,7 +716,7 @@ def stale_section(stale: list[str]) -> list[str]:
     if not stale:
         return []
     return [
-        f"**Stale: {len(stale)} stored runs were trained with other hyperparameters than today's** (below with",
+        f"**Stale: {len(stale)} stored runs were trained with other hyperparameters or budget than today's** (below with",
         "what differs); the tables count them. Archive them and rerun (`benchmarks/archive/`).",
         "",
         *[f"- `{line}`" for line in stale],

@@ -173,6 +173,8 @@ def test_stale_benchmark_runs_are_named_refused_and_flagged(tmp_path, monkeypatc
     # A key only one side has is named too.
     (extra,) = compare.stale_runs([{**runs[0], "hyperparameters": {**today, "made_up": "5"}}])
     assert extra.endswith("sarsa_seed0.json (made_up: 5 -> (unset))")
+    (unrecorded,) = compare.stale_runs([{key: value for key, value in runs[0].items() if key != "hyperparameters"}])
+    assert f"gamma: (unset) -> {today['gamma']}" in unrecorded
     for run in runs:
         compare.write_result(compare.result_path(run["env"], run["algo"], run["seed"]), run)
     # The scheduler neither reruns (overwrites) a stale run nor counts it as done: it stops and names them.
