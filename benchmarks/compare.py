@@ -338,11 +338,11 @@ def stale_runs(runs: list[dict[str, Any]]) -> list[str]:
     lines = []
     todays: dict[tuple[str, str], tuple[dict[str, str], int]] = {}
     for run in runs:
-        key = (run["env"], run["algo"])
-        if key not in todays:
-            kwargs, budget = hyperparameters(*key)
-            todays[key] = ({name: repr(value) for name, value in kwargs.items()}, budget)
-        today, budget = todays[key]
+        env_algo = (run["env"], run["algo"])
+        if env_algo not in todays:
+            kwargs, budget = hyperparameters(*env_algo)
+            todays[env_algo] = ({name: repr(value) for name, value in kwargs.items()}, budget)
+        today, budget = todays[env_algo]
         stored = run.get("hyperparameters", {})  # a record without them differs in every one
         changes = [
             f"{key}: {stored.get(key, '(unset)')} -> {today.get(key, '(unset)')}"

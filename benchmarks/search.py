@@ -247,8 +247,9 @@ def enqueue_entry(env_id: str, storage: Any, variants: tuple[dict[str, Any], ...
     queued = []
     for change, params in trials:
         if not any(same_params(params, other) for other in known):
-            study.enqueue_trial(params, user_attrs={CHANGE_ATTR: change_text(change), BASE_ATTR: base})
-            print(f"queued sarsa.yml's entry{', ' + change_text(change) if change else ''}: {params}", flush=True)
+            text = change_text(change)
+            study.enqueue_trial(params, user_attrs={CHANGE_ATTR: text, BASE_ATTR: base})
+            print(f"queued sarsa.yml's entry{', ' + text if change else ''}: {params}", flush=True)
             known.append(params)
             queued.append(params)
     return queued

@@ -123,7 +123,6 @@ def test_lunarlander_targets_judge_iqm_seed_share_and_both_budgets() -> None:
 def test_the_targets_judge_the_row_that_trains_the_entry(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import sb3_sarsa.hyperparameters
     from benchmarks import compare
-    from benchmarks.compare import entry_algo
 
     def run(seed: int, final: float) -> dict:
         return {"seed": seed, "final_eval_mean": final}
@@ -142,16 +141,16 @@ def test_the_targets_judge_the_row_that_trains_the_entry(monkeypatch) -> None:  
     assert targets(results, {"Acrobot-v1": "sarsa"})[0] == "| Acrobot-v1 | SARSA IQM >= -80 | -90.0 | **no** |"
     # Unnamed: the row follows sarsa.yml's entry.
     config = sb3_sarsa.hyperparameters.load_config()
-    assert entry_algo("Acrobot-v1") == ("expected" if config["Acrobot-v1"].get("target") == "expected" else "sarsa")
+    assert compare.entry_algo("Acrobot-v1") == ("expected" if config["Acrobot-v1"].get("target") == "expected" else "sarsa")
     edited = {**config, "Acrobot-v1": {**config["Acrobot-v1"], "target": "expected"}}
     monkeypatch.setattr(sb3_sarsa.hyperparameters, "load_config", lambda: edited)
-    assert entry_algo("Acrobot-v1") == "expected"
+    assert compare.entry_algo("Acrobot-v1") == "expected"
     assert targets(results)[0].startswith("| Acrobot-v1 | Expected SARSA (the entry) IQM")
     assert compare.which_sarsa(["CartPole-v1", "Acrobot-v1"]).startswith(
         "On Acrobot-v1, `sarsa.yml`'s entry sets `target: expected`"
     )
     monkeypatch.setattr(sb3_sarsa.hyperparameters, "load_config", lambda: {**edited, "Acrobot-v1": config["default"]})
-    assert entry_algo("Acrobot-v1") == "sarsa"
+    assert compare.entry_algo("Acrobot-v1") == "sarsa"
     assert compare.which_sarsa(["CartPole-v1", "Acrobot-v1"]).startswith("Every `sarsa.yml` entry here sets `target: sarsa`")
 
 
