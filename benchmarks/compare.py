@@ -327,33 +327,46 @@ def run_processes(
             )
 
 
-def stale_runs(runs: list[dict[str, Any]]) -> list[str]:
+def stale_runs(
+    runs: list[dict[str, Any]],
+    today: Callable[[dict[str, Any]], tuple[dict[str, Any], int]] | None = None,
+    path: Callable[[dict[str, Any]], pathlib.Path] | None = None,
+) -> list[str]:
     """
     The stored runs trained with other hyperparameters or another budget than their algorithm has today
     (for example before a change to ``sarsa.yml``): a report that mixed them in would credit today's
     configuration with results it never produced, and :func:`schedule` would skip them as done.
 
+    :param today: a run's constructor arguments and budget as a run started today would have them
+        (default: its env and algorithm's, :func:`hyperparameters`, read once per env and algorithm)
+    :param path: a run's result file (default: :func:`result_path`)
     :return: one line per stale run, naming its file and what differs (``key: stored -> today``)
     """
-    lines = []
-    todays: dict[tuple[str, str], tuple[dict[str, str], int]] = {}
-    for run in runs:
+    cache: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
+
+    def todays_algo(run: dict[str, Any]) -> tuple[dict[str, Any], int]:
         env_algo = (run["env"], run["algo"])
-        if env_algo not in todays:
-            kwargs, budget = hyperparameters(*env_algo)
-            todays[env_algo] = ({name: repr(value) for name, value in kwargs.items()}, budget)
-        today, budget = todays[env_algo]
+        if env_algo not in cache:
+            cache[env_algo] = hyperparameters(*env_algo)
+        return cache[env_algo]
+
+    def result_file(run: dict[str, Any]) -> pathlib.Path:
+        return result_path(run["env"], run["algo"], run["seed"])
+
+    lines = []
+    for run in runs:
+        kwargs, budget = (today or todays_algo)(run)
+        todays = {name: repr(value) for name, value in kwargs.items()}
         stored = run.get("hyperparameters", {})  # a record without them differs in every one
         changes = [
-            f"{key}: {stored.get(key, '(unset)')} -> {today.get(key, '(unset)')}"
-            for key in sorted(set(stored) | set(today))
-            if stored.get(key) != today.get(key)
+            f"{key}: {stored.get(key, '(unset)')} -> {todays.get(key, '(unset)')}"
+            for key in sorted(set(stored) | set(todays))
+            if stored.get(key) != todays.get(key)
         ]
         if run["budget"] != budget:
             changes.append(f"budget: {run['budget']} -> {budget}")
         if changes:
-            path = result_path(run["env"], run["algo"], run["seed"]).relative_to(RESULTS.parent.parent)
-            lines.append(f"{path} ({', '.join(changes)})")
+            lines.append(f"{(path or result_file)(run).relative_to(RESULTS.parent.parent)} ({', '.join(changes)})")
     return lines
 
 

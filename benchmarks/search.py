@@ -46,12 +46,15 @@ from benchmarks.compare import (
     MODELS,
     ROOT,
     command_line,
+    hyperparameters,
     iqm,
     mean_of_last_three,
     pending_runs,
     record_command,
     run_one,
     run_processes,
+    stale_runs,
+    stale_section,
     write_result,
 )
 
@@ -454,7 +457,7 @@ def report(env_id: str, study: Any, source: str) -> str:
             history.tight_layout()
             history.savefig(DOCS / f"{stem}_history.png", dpi=100)
             plt.close(history)
-    lines += confirm_section(env_id)
+    lines += confirm_section(env_id, study)
     found = entry_trial(env_id, study)
     lines += [
         f"`hyperparams/sarsa.yml`'s {env_id} entry: "
@@ -534,13 +537,39 @@ def confirm_path(env_id: str, trial: int, seed: int) -> pathlib.Path:
     return SEARCH / env_id / f"trial{trial}_seed{seed}.json"
 
 
-def trial_overrides(env_id: str, trial: int) -> dict[str, Any]:
-    """:return: SARSA's constructor arguments of a trial, as ``rl_zoo3 --trial-id`` rebuilds them"""
+def trial_overrides(env_id: str, trial: int, study: Any = None) -> dict[str, Any]:
+    """
+    :param study: the study (default: :func:`load_study` of the journal copy)
+    :return: SARSA's constructor arguments of a trial, as ``rl_zoo3 --trial-id`` rebuilds them
+    """
     from sb3_sarsa.zoo import convert_sarsa_params
 
-    study = load_study(env_id, None)
-    params = convert_sarsa_params(study.trials[trial].params)
-    return params
+    study = load_study(env_id, None) if study is None else study
+    return convert_sarsa_params(study.trials[trial].params)
+
+
+def confirm_runs(env_id: str) -> list[dict[str, Any]]:
+    """:return: the stored confirmation runs of ``env_id`` (``benchmarks/search/<env>/trial*_seed*.json``)"""
+    return [json.loads(path.read_text()) for path in sorted((SEARCH / env_id).glob("trial*_seed*.json"))]
+
+
+def stale_confirm_runs(env_id: str, study: Any, runs: list[dict[str, Any]]) -> list[str]:
+    """
+    The confirmation runs that a run started today would not repeat: a run is ``sarsa.yml``'s entry with
+    a trial's values, so a change to the entry outside the search space (``learning_starts``, the
+    budget, ...) leaves older runs of the same trial and seed behind (:func:`benchmarks.compare.stale_runs`).
+
+    :return: one line per stale run, naming its file and what differs
+    """
+    entry, budget = hyperparameters(env_id, "sarsa")
+    overrides: dict[int, dict[str, Any]] = {}
+
+    def today(run: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        if run["trial"] not in overrides:
+            overrides[run["trial"]] = trial_overrides(env_id, run["trial"], study)
+        return {**entry, **overrides[run["trial"]]}, budget
+
+    return stale_runs(runs, today, lambda run: confirm_path(env_id, run["trial"], run["seed"]))
 
 
 def confirm_candidates(study: Any, top: int) -> list[int]:
@@ -577,7 +606,21 @@ def confirm_trials(env_id: str, study: Any, top: int) -> list[int]:
 
 
 def confirm(env_id: str, top: int, seeds: int, jobs: int) -> None:
-    trials = confirm_trials(env_id, load_study(env_id, None), top)
+    """
+    Run the confirmation runs of :func:`confirm_trials` on seeds ``CONFIRM_FIRST_SEED`` and up that are not done.
+
+    :raises SystemExit: if a stored run of those trials is stale (:func:`stale_confirm_runs`): it is neither
+        overwritten nor counted as done
+    """
+    study = load_study(env_id, None)
+    trials = confirm_trials(env_id, study, top)
+    stale = stale_confirm_runs(env_id, study, [run for run in confirm_runs(env_id) if run["trial"] in trials])
+    if stale:
+        raise SystemExit(
+            "these stored confirmation runs were trained with other hyperparameters or budget than today's: move "
+            "them to benchmarks/archive/<name>/ (with a README.md that says what they were), then run again:\n  "
+            + "\n  ".join(stale)
+        )
     print(f"trials {trials} (the best means of the last three evaluations, and the entry's)", flush=True)
     keys = [(env_id, trial, seed) for seed in range(CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + seeds) for trial in trials]
     runs = pending_runs("benchmarks.search", keys, confirm_path, label_prefix="trial ")
@@ -589,17 +632,18 @@ def confirm(env_id: str, top: int, seeds: int, jobs: int) -> None:
     )
 
 
-def confirm_section(env_id: str) -> list[str]:
-    folder = SEARCH / env_id
+def confirm_section(env_id: str, study: Any) -> list[str]:
+    """:return: the report's table of the confirmation runs, after a warning naming any stale ones"""
+    stored = confirm_runs(env_id)
     runs: dict[int, list[dict[str, Any]]] = {}
-    for path in sorted(folder.glob("trial*_seed*.json")):
-        result = json.loads(path.read_text())
+    for result in stored:
         runs.setdefault(result["trial"], []).append(result)
     if not runs:
         return []
     lines = [
         "## The best trials on fresh seeds",
         "",
+        *stale_section(stale_confirm_runs(env_id, study, stored)),
         f"`python -m benchmarks.search confirm`: seeds {CONFIRM_FIRST_SEED} and up, the benchmark's budget and",
         "evaluation; the final evaluation plays 100 seeded start states.",
         "",

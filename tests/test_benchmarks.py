@@ -666,6 +666,65 @@ def test_confirmation_also_runs_the_entrys_trial(tmp_path) -> None:  # type: ign
     assert search.confirm_trials("LunarLander-v3", study, 3) == [0, 2, 1]  # already among them
 
 
+def test_stale_confirmation_runs_are_named_refused_and_flagged(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import optuna
+
+    from benchmarks import compare, search
+    from sb3_sarsa.hyperparameters import model_kwargs
+    from sb3_sarsa.zoo import entry_trial_params
+
+    monkeypatch.setattr(compare, "RESULTS", tmp_path / "benchmarks" / "results")
+    monkeypatch.setattr(search, "SEARCH", tmp_path / "benchmarks" / "search")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    entry = entry_trial_params(model_kwargs("LunarLander-v3")[0], "LunarLander-v3")
+    study.add_trial(completed_trial({**entry, "train_freq": 1, "subsample_steps": 1}, [150.0, 160.0, 170.0]))
+    monkeypatch.setattr(search, "load_study", lambda env_id, storage: study)
+    # A confirmation run is the entry with the trial's values, as run_one records them.
+    kwargs, budget = hyperparameters("LunarLander-v3", "sarsa")
+    kwargs.update(search.trial_overrides("LunarLander-v3", 0, study))
+    assert kwargs["train_freq"] == 1 and kwargs["gradient_steps"] == 1
+    today = {key: repr(value) for key, value in kwargs.items()}
+    runs: list[dict[str, Any]] = [
+        {"env": "LunarLander-v3", "algo": "sarsa", "seed": 300, "trial": 0, "budget": budget, "hyperparameters": today},
+        {  # the entry's learning_starts (outside the search space) was different when this one ran
+            "env": "LunarLander-v3",
+            "algo": "sarsa",
+            "seed": 301,
+            "trial": 0,
+            "budget": budget,
+            "hyperparameters": {**today, "learning_starts": "1000"},
+        },
+    ]
+    stale = [f"benchmarks/search/LunarLander-v3/trial0_seed301.json (learning_starts: 1000 -> {today['learning_starts']})"]
+    assert search.stale_confirm_runs("LunarLander-v3", study, runs) == stale
+    for run in runs:
+        compare.write_result(
+            search.confirm_path("LunarLander-v3", 0, run["seed"]),
+            {**run, "final_eval_mean": 1.0, "final": {"mean": 1.0, "stuck": 0}},
+        )
+    # confirm neither reruns (overwrites) it nor counts it as done; the report names it above the table.
+    with pytest.raises(
+        SystemExit, match=r"move them to benchmarks/archive/.*\n  benchmarks/search/LunarLander-v3/trial0_seed301"
+    ):
+        search.confirm("LunarLander-v3", 1, 2, 1)
+    assert (
+        json.loads(search.confirm_path("LunarLander-v3", 0, 301).read_text())["hyperparameters"]["learning_starts"] == "1000"
+    )
+    assert [run["seed"] for run in search.confirm_runs("LunarLander-v3")] == [300, 301]
+    assert stale_section_lines(search, study) == compare.stale_section(stale)
+    search.confirm_path("LunarLander-v3", 0, 301).unlink()
+    assert stale_section_lines(search, study) == []
+
+
+def stale_section_lines(search: Any, study: Any) -> list[str]:
+    """:return: the lines of the confirmation section between its heading and its table"""
+    section = search.confirm_section("LunarLander-v3", study)
+    return section[
+        2 : section.index(next(line for line in section if line.startswith("`python -m benchmarks.search confirm`")))
+    ]
+
+
 def test_the_search_report_names_the_trial_that_is_the_entry() -> None:
     from types import SimpleNamespace
 
