@@ -12,7 +12,8 @@ search space of ``sb3_sarsa.zoo``) that add trials to the study ``sarsa_<env>``;
 ``-n`` steps (default: dqn.yml's budget for the env) and is evaluated ``--n-evaluations`` times. When the
 workers end, the study is copied to ``benchmarks/search/<env>.journal`` (Optuna's journal format, in
 git): a later ``run`` on a server without the study (another machine, a new folder) starts from that
-copy, so stopping and starting again loses only the trials that were running. ``export`` makes the
+copy, so stopping and starting again loses only the trials that were running (they are marked failed,
+with the user attribute ``interrupted``: :func:`fail_interrupted`). ``export`` makes the
 copy at any time. Each ``run`` first queues ``sarsa.yml``'s entry and its variants that the study does
 not have yet (:func:`enqueue_entry`), and ``--variant key=value`` the entry with other changes (say
 ``--variant exploration_final_eps=0.01``); ``run --workers 0`` only queues, for workers already running.
@@ -59,6 +60,7 @@ from benchmarks.compare import (
 )
 
 SEARCH = ROOT / "benchmarks" / "search"
+INTERRUPTED_ATTR = "interrupted"  # a failed trial's user attribute: its worker was stopped (:func:`fail_interrupted`)
 DOCS = ROOT / "docs"
 CONFIRM_FIRST_SEED = 300
 
@@ -94,7 +96,8 @@ def has_study(storage: Any, name: str) -> bool:
 
 
 def restore(env_id: str, storage: Any) -> bool:
-    """Copy the journal copy of the study into ``storage`` if the study is not there yet.
+    """Copy the journal copy of the study into ``storage`` if the study is not there yet; its running
+    trials are marked interrupted there (:func:`fail_interrupted`).
 
     :return: whether a copy was made
     """
@@ -104,7 +107,32 @@ def restore(env_id: str, storage: Any) -> bool:
     if has_study(storage, name) or not journal_path(env_id).exists():
         return False
     optuna.copy_study(from_study_name=name, from_storage=journal_storage(journal_path(env_id)), to_storage=storage)
+    fail_interrupted(env_id, storage)  # no worker runs on a server that did not have the study
     return True
+
+
+def fail_interrupted(env_id: str, storage: Any, first: int = 0) -> list[int]:
+    """
+    Mark the study's running trials numbered ``first`` and up as failed, with the user attribute
+    :data:`INTERRUPTED_ATTR`. For when no worker can still be running them: the workers of this run have
+    stopped (trials from ``first``, the study's size when the run started: a second ``run`` on the same
+    server at the same time would lose its running trials), or the study was just copied into a server
+    from its journal copy (every trial). Else a stopped trial would stay "running" in the study for good.
+
+    :return: the numbers of the trials marked
+    """
+    import optuna
+
+    storage = optuna.storages.get_storage(storage)
+    study_id = storage.get_study_id_from_name(study_name(env_id))
+    marked = []
+    for trial in storage.get_all_trials(study_id, deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if trial.number >= first:
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            storage.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+            storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL)
+            marked.append(trial.number)
+    return marked
 
 
 def export(env_id: str, storage: Any) -> int:
@@ -302,7 +330,8 @@ def run(args: argparse.Namespace) -> None:
             process.terminate()
         for process in processes:
             process.wait()
-        print("stopped: the trials the workers were running stay in the study as running", flush=True)
+        marked = fail_interrupted(args.env, storage, existing) if has_study(storage, name) else []
+        print(f"stopped: trials {marked} that the workers were running are marked failed, interrupted", flush=True)
         raise SystemExit(130) from None
     finally:
         signal.signal(signal.SIGTERM, previous_handler)
@@ -357,6 +386,7 @@ def report(env_id: str, study: Any, source: str) -> str:
 
     trials = study.trials
     states = [trial.state.name for trial in trials]
+    interrupted = sum(bool(trial.user_attrs.get(INTERRUPTED_ATTR)) for trial in trials)
     complete = sorted((t for t in trials if t.state == optuna.trial.TrialState.COMPLETE), key=lambda t: -t.value)
     current = entry_trial(env_id, study)
     stem = report_path(env_id).stem.lower()
@@ -369,7 +399,7 @@ def report(env_id: str, study: Any, source: str) -> str:
         "(`sb3_sarsa.zoo.sample_sarsa_params`).",
         "",
         f"Trials: {len(trials)} ({states.count('COMPLETE')} complete, {states.count('PRUNED')} pruned, "
-        f"{states.count('FAIL')} failed, {states.count('RUNNING')} running or interrupted).",
+        f"{states.count('FAIL') - interrupted} failed, {interrupted} interrupted, {states.count('RUNNING')} running).",
         "",
     ]
     entry = [trial for trial in trials if is_entry(trial)]

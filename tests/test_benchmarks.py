@@ -351,15 +351,22 @@ def test_search_report_export_and_restore(tmp_path, monkeypatch) -> None:  # typ
             intermediate_values={0: -300.0},
         )
     )
-    assert search.export("LunarLander-v3", server) == 5
-    # A fresh server (another machine) gets the study back from the journal copy, once.
+    study.ask()  # a trial that a worker is running (as an `export` from a live server copies it)
+    assert search.export("LunarLander-v3", server) == 6
+    # A fresh server (another machine) gets the study back from the journal copy, once; no worker runs
+    # there, so the running trial is marked interrupted (failed) there, and stays running on the old one.
     fresh = search.journal_storage(tmp_path / "fresh.log")
     assert search.restore("LunarLander-v3", fresh) and not search.restore("LunarLander-v3", fresh)
     restored = optuna.load_study(study_name="sarsa_LunarLander-v3", storage=fresh)
     assert [trial.value for trial in restored.trials] == [trial.value for trial in study.trials]
+    assert restored.trials[5].state == optuna.trial.TrialState.FAIL and restored.trials[5].user_attrs == {"interrupted": True}
+    assert study.trials[5].state == optuna.trial.TrialState.RUNNING
+    assert "Trials: 6 (4 complete, 1 pruned, 0 failed, 1 interrupted, 0 running)." in search.report(
+        "LunarLander-v3", restored, "test"
+    )
     text = search.report("LunarLander-v3", search.load_study("LunarLander-v3", None), "test")
     assert search.report_path("LunarLander-v3").name == "SEARCH_LUNARLANDER.md"
-    assert "Trials: 5 (4 complete, 1 pruned, 0 failed, 0 running or interrupted)." in text
+    assert "Trials: 6 (4 complete, 1 pruned, 0 failed, 0 interrupted, 1 running)." in text
     # best first, with the mean of the last three evaluations: (190 + 200 + 210) / 3 = 200
     assert "| 0 | 210.0 | 200.0 | 0.900 | 0.001 | mse |" in text
     # agreement and return rank the same way in this study: Spearman 1.00
@@ -553,6 +560,7 @@ def test_search_run_stopped_by_sigterm_stops_its_workers_and_exports(tmp_path, m
     import subprocess
     import sys
     import threading
+    import time
 
     import optuna
 
@@ -562,7 +570,8 @@ def test_search_run_stopped_by_sigterm_stops_its_workers_and_exports(tmp_path, m
     monkeypatch.setattr(search, "SEARCH", tmp_path / "search")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = str(tmp_path / "server.log")  # a journal file stands for the PostgreSQL server
-    optuna.create_study(study_name="sarsa_CartPole-v1", storage=search.optuna_storage(storage), direction="maximize")
+    study = optuna.create_study(study_name="sarsa_CartPole-v1", storage=search.optuna_storage(storage), direction="maximize")
+    study.ask()  # trial 0: running before this run started (another run's, as far as this one knows)
     started: list[subprocess.Popen] = []
     real_popen = subprocess.Popen
 
@@ -570,23 +579,38 @@ def test_search_run_stopped_by_sigterm_stops_its_workers_and_exports(tmp_path, m
         started.append(real_popen(command, **kwargs))
         return started[-1]
 
-    # Workers that would run for a minute, in place of rl-zoo3 (the log name comes after "-f").
-    worker = [sys.executable, "-c", "import time; time.sleep(60)", "-f"]
+    # Workers that start a trial and would run it for a minute, in place of rl-zoo3 (the log name comes after "-f").
+    code = (
+        "import time, optuna; from optuna.storages.journal import JournalFileBackend; "
+        f"storage = optuna.storages.JournalStorage(JournalFileBackend({storage!r})); "
+        "optuna.load_study(study_name='sarsa_CartPole-v1', storage=storage).ask(); time.sleep(60)"
+    )
+    worker = [sys.executable, "-c", code, "-f"]
     monkeypatch.setattr(search, "worker_command", lambda env_id, url, trials, budget, seed, args: [*worker, f"w{seed}"])
     monkeypatch.setattr(search.subprocess, "Popen", popen)
     args = argparse.Namespace(
         env="CartPole-v1", storage=storage, pg_dir=None, no_entry=True, n_timesteps=100, trials=1, workers=2, log_dir=tmp_path
     )
-    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGTERM))
+
+    def stop_once_both_workers_run_a_trial() -> None:
+        deadline = time.monotonic() + 60
+        while len(study.get_trials(states=(optuna.trial.TrialState.RUNNING,))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    timer = threading.Thread(target=stop_once_both_workers_run_a_trial, daemon=True)
     timer.start()
-    try:
-        with pytest.raises(SystemExit) as stopped:
-            search.run(args)
-    finally:
-        timer.cancel()
+    with pytest.raises(SystemExit) as stopped:
+        search.run(args)
+    timer.join()
     assert stopped.value.code == 130
     assert len(started) == 2 and all(process.poll() is not None for process in started)  # no worker left running
-    assert search.journal_path("CartPole-v1").exists()  # the study was exported on the way out
+    # The workers' trials are marked interrupted (failed); the one that was running before is not this run's.
+    states = [(trial.state.name, trial.user_attrs) for trial in study.get_trials()]
+    assert states == [("RUNNING", {}), ("FAIL", {"interrupted": True}), ("FAIL", {"interrupted": True})]
+    assert search.journal_path("CartPole-v1").exists()  # the study was exported on the way out, after the marking
+    exported = search.load_study("CartPole-v1", None)
+    assert [trial.state.name for trial in exported.trials] == ["RUNNING", "FAIL", "FAIL"]
     assert signal.getsignal(signal.SIGTERM) is not search._raise_keyboard_interrupt  # the handler is restored
 
 
