@@ -230,7 +230,7 @@ def variant_params(kwargs: dict[str, Any], change: dict[str, Any], env_id: str) 
     """
     import math
 
-    from sb3_sarsa.zoo import convert_sarsa_params, entry_trial_params
+    from sb3_sarsa.zoo import convert_sarsa_params, entry_trial_params, learning_rate_params
 
     params = entry_trial_params({**kwargs, **change}, env_id)
     converted = convert_sarsa_params(params)
@@ -238,7 +238,11 @@ def variant_params(kwargs: dict[str, Any], change: dict[str, Any], env_id: str) 
         if key not in converted:
             raise ValueError(f"{key} is not set by the search space's trials (they set {', '.join(sorted(converted))})")
         got = converted[key]
-        same = math.isclose(got, value, rel_tol=1e-9) if isinstance(value, float) else got == value
+        if key == "learning_rate":  # a number or a schedule (``lin_<rate>``): the same rate and schedule
+            (got_rate, got_schedule), (rate, schedule) = learning_rate_params(got), learning_rate_params(value)
+            same = got_schedule == schedule and math.isclose(got_rate or 0.0, rate or 0.0, rel_tol=1e-9)
+        else:
+            same = math.isclose(got, value, rel_tol=1e-9) if isinstance(value, float) else got == value
         if not same:
             raise ValueError(f"{key}={value!r} is not in the search space: a trial would have {got!r}")
     return params
@@ -498,7 +502,14 @@ def report(env_id: str, study: Any, source: str) -> str:
 
 
 def same_params(ours: dict[str, Any], theirs: dict[str, Any], rel: float = 5e-3) -> bool:
-    """:return: whether two trials' parameters agree, floats to within ``rel`` (3 significant digits round by < 0.5%)"""
+    """
+    :return: whether two trials' parameters agree, floats to within ``rel`` (3 significant digits round by < 0.5%);
+        a parameter that the search space gained later counts with the value it had in effect
+        (:func:`sb3_sarsa.zoo.with_added_params`)
+    """
+    from sb3_sarsa.zoo import with_added_params
+
+    ours, theirs = with_added_params(ours), with_added_params(theirs)
     if ours.keys() != theirs.keys():
         return False
     return all(

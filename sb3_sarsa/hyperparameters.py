@@ -42,14 +42,39 @@ def load_config() -> dict[str, dict[str, Any]]:
     return yaml.safe_load(config_path().read_text())
 
 
+class LinearToZero(LinearSchedule):
+    """
+    rl-zoo3's ``lin_<rate>`` learning rate: ``rate`` at the start of training, down to 0 at the end, linearly.
+    Unlike SB3's :class:`~stable_baselines3.common.utils.LinearSchedule` it equals another schedule with the same
+    values and shows as it is written (``lin_<rate>``), so that records of runs compare (``repr``).
+
+    :param rate: the learning rate at the start
+    """
+
+    def __init__(self, rate: float) -> None:
+        super().__init__(float(rate), 0.0, 1.0)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LinearSchedule) and (self.start, self.end, self.end_fraction) == (
+            other.start,
+            other.end,
+            other.end_fraction,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and its values can change
+
+    def __repr__(self) -> str:
+        return f"lin_{self.start!r}"
+
+
 def _parse_learning_rate(value: Any) -> Any:
-    """rl-zoo3's ``lin_<initial>``: from ``initial`` at the start down to 0 at the end."""
+    """rl-zoo3's ``lin_<initial>``: from ``initial`` at the start down to 0 at the end (:class:`LinearToZero`)."""
     if not isinstance(value, str):
         return value
     kind, _, initial = value.partition("_")
     if kind != "lin":
         raise ValueError(f"learning_rate: {value!r} is not a number nor a 'lin_<value>' schedule.")
-    return LinearSchedule(float(initial), 0.0, 1.0)
+    return LinearToZero(float(initial))
 
 
 def model_kwargs(env_id: str, config: dict[str, dict[str, Any]] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -27,13 +27,20 @@ ALGO = "sarsa"
 #: Envs whose rewards are never negative: the sampler may try ``softplus_head=True`` there.
 NON_NEGATIVE_REWARD_ENVS = frozenset({"CartPole-v0", "CartPole-v1"})
 #: Parameters of the search space that are SARSA's own (the rest are DQN's, as rl-zoo3 samples them).
-SARSA_SEARCH_KEYS = ("target", "loss", "n_steps", "softplus_head", "buffer_size", "recent_eta")
+SARSA_SEARCH_KEYS = ("target", "loss", "n_steps", "softplus_head", "buffer_size", "recent_eta", "lr_schedule")
 #: Replay buffer sizes the sampler tries: small buffers hold next actions drawn by recent policies.
 BUFFER_SIZES = (5_000, 20_000, 100_000, 1_000_000)
 #: Emphasis on recent experience the sampler tries (``recent_eta``; 1.0: uniform replay). The last update of a
 #: ``train()`` call then samples from the newest 37%, 1.8% and 0.004% of the buffer (``eta ** 1000``), or
 #: ``recent_min_size`` transitions if that is more.
 RECENT_ETAS = (1.0, 0.999, 0.996, 0.99)
+#: Learning-rate schedules the sampler tries: ``constant``, or ``linear`` from the sampled rate down to 0 at the
+#: end of training (rl-zoo3's ``lin_<rate>``), which lets the last updates settle the policy that is evaluated.
+#: Trials sampled before the schedule was searched are ``constant``.
+LR_SCHEDULES = ("constant", "linear")
+#: Parameters added to the search space after studies had begun, with the value that trials sampled before
+#: had in effect: such a trial lacks the parameter but ran with that value (see :func:`with_added_params`).
+ADDED_PARAMS: dict[str, Any] = {"lr_schedule": "constant"}
 #: rl-zoo3's names of the network sizes the sampler tries, and the layers they stand for.
 NET_ARCHS = {"small": [64, 64], "medium": [256, 256], "big": [400, 300]}
 #: Optuna user attribute of a SARSA trial: its last ``train/next_action_agreement``.
@@ -49,9 +56,9 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
 
     DQN's search space as rl-zoo3 defines it, plus SARSA's ``target``, ``loss`` and ``n_steps``,
     ``buffer_size`` (:data:`BUFFER_SIZES`: how old the replayed next actions may be),
-    ``recent_eta`` (:data:`RECENT_ETAS`: Emphasizing Recent Experience, :mod:`sb3_sarsa.recency`), and
-    ``softplus_head`` on envs whose rewards are never negative. Each trial records its last
-    ``train/next_action_agreement`` as the user attribute :data:`AGREEMENT_ATTR`.
+    ``recent_eta`` (:data:`RECENT_ETAS`: Emphasizing Recent Experience, :mod:`sb3_sarsa.recency`),
+    ``lr_schedule`` (:data:`LR_SCHEDULES`), and ``softplus_head`` on envs whose rewards are never negative.
+    Each trial records its last ``train/next_action_agreement`` as the user attribute :data:`AGREEMENT_ATTR`.
 
     :param trial: the Optuna trial
     :param n_actions: number of actions (unused, part of rl-zoo3's sampler signature)
@@ -73,11 +80,21 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
         "n_steps": trial.suggest_categorical("n_steps", [1, 3, 5]),
         "buffer_size": trial.suggest_categorical("buffer_size", list(BUFFER_SIZES)),
         "recent_eta": trial.suggest_categorical("recent_eta", list(RECENT_ETAS)),
+        "lr_schedule": trial.suggest_categorical("lr_schedule", list(LR_SCHEDULES)),
     }
     params["subsample_steps"] = trial.suggest_int("subsample_steps", 1, min(params["train_freq"], 8))
     if _context["env_id"] in NON_NEGATIVE_REWARD_ENVS:
         params["softplus_head"] = trial.suggest_categorical("softplus_head", [False, True])
     return convert_sarsa_params(params)
+
+
+def with_added_params(params: dict[str, Any]) -> dict[str, Any]:
+    """
+    :param params: a trial's parameters
+    :return: them with the values of :data:`ADDED_PARAMS` that the trial predates, so that trials of before and
+        after a parameter was added compare as the runs they were
+    """
+    return {**ADDED_PARAMS, **params}
 
 
 def convert_sarsa_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
@@ -90,11 +107,18 @@ def convert_sarsa_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     """
     from rl_zoo3.hyperparams_opt import convert_offpolicy_params
 
+    from sb3_sarsa.hyperparameters import LinearToZero
+
     params = dict(sampled_params)
     sarsa_params = {key: params.pop(key) for key in SARSA_SEARCH_KEYS if key in params}
     hyperparams = convert_offpolicy_params(params)
     if "softplus_head" in sarsa_params:
         hyperparams["policy_kwargs"]["softplus_head"] = sarsa_params.pop("softplus_head")
+    schedule = sarsa_params.pop("lr_schedule", ADDED_PARAMS["lr_schedule"])
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule {schedule!r} is not one of {LR_SCHEDULES}")
+    if schedule == "linear":
+        hyperparams["learning_rate"] = LinearToZero(hyperparams["learning_rate"])
     hyperparams.update(sarsa_params)
     return hyperparams
 
@@ -121,8 +145,9 @@ def entry_trial_params(kwargs: dict[str, Any], env_id: str) -> dict[str, Any]:
     def fail(key: str, why: str) -> ValueError:
         return ValueError(f"the entry's {key}={kwargs.get(key)!r} is not in the search space: {why}")
 
-    if not isinstance(kwargs["learning_rate"], float):
-        raise fail("learning_rate", "the space has constant rates only")
+    learning_rate, lr_schedule = learning_rate_params(kwargs["learning_rate"])
+    if learning_rate is None:
+        raise fail("learning_rate", "the space has constant rates and linear decays to 0 ('lin_<rate>') only")
     batch_size = int(kwargs["batch_size"])
     if batch_size.bit_length() - 1 not in range(5, 9) or batch_size & (batch_size - 1):
         raise fail("batch_size", "a power of 2 from 32 to 256")
@@ -152,7 +177,7 @@ def entry_trial_params(kwargs: dict[str, Any], env_id: str) -> dict[str, Any]:
     params: dict[str, Any] = {
         "one_minus_gamma": round(1.0 - float(kwargs["gamma"]), 12),
         "batch_size_pow": batch_size.bit_length() - 1,
-        "learning_rate": float(kwargs["learning_rate"]),
+        "learning_rate": learning_rate,
         "train_freq": train_freq,
         "exploration_final_eps": float(kwargs["exploration_final_eps"]),
         "exploration_fraction": float(kwargs["exploration_fraction"]),
@@ -163,11 +188,35 @@ def entry_trial_params(kwargs: dict[str, Any], env_id: str) -> dict[str, Any]:
         "n_steps": n_steps,
         "buffer_size": next((size for size in BUFFER_SIZES if size >= buffer_size), BUFFER_SIZES[-1]),
         "recent_eta": recent_eta,
+        "lr_schedule": lr_schedule,
         "subsample_steps": subsample,
     }
     if env_id in NON_NEGATIVE_REWARD_ENVS:
         params["softplus_head"] = bool(softplus_head)
     return params
+
+
+def learning_rate_params(learning_rate: Any) -> tuple[float | None, str]:
+    """
+    :param learning_rate: a constructor's ``learning_rate``: a number, ``lin_<rate>``, or a schedule object
+    :return: the rate and the :data:`LR_SCHEDULES` name of a rate the search space can express, else ``(None, "")``
+    """
+    from stable_baselines3.common.utils import LinearSchedule
+
+    from sb3_sarsa.hyperparameters import _parse_learning_rate
+
+    if isinstance(learning_rate, str):
+        try:
+            learning_rate = _parse_learning_rate(learning_rate)
+        except ValueError:
+            return None, ""
+    if isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool):
+        return float(learning_rate), "constant"
+    if isinstance(learning_rate, LinearSchedule) and learning_rate.end == 0.0 and learning_rate.end_fraction == 1.0:
+        return float(learning_rate.start), "linear"
+    if type(learning_rate).__name__ == "SimpleLinearSchedule":  # rl-zoo3's lin_<rate>
+        return float(learning_rate.initial_value), "linear"
+    return None, ""
 
 
 def _default_config_for_sarsa(init: Any) -> Any:

@@ -472,7 +472,7 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
         entry_trial_params({**before, "train_freq": 16}, "LunarLander-v3")
     with pytest.raises(ValueError, match=r"net_arch must be one of"):
         entry_trial_params({**before, "policy_kwargs": {"net_arch": [32, 32]}}, "LunarLander-v3")
-    with pytest.raises(ValueError, match=r"learning_rate=.* constant rates only"):
+    with pytest.raises(ValueError, match=r"learning_rate=.* constant rates and linear decays to 0"):
         entry_trial_params({**before, "learning_rate": lambda progress: 1e-3 * progress}, "LunarLander-v3")
     assert search.enqueue_entry("MountainCar-v0", storage) == []
     assert "sarsa.yml's entry not enqueued: the entry's train_freq=16" in capsys.readouterr().out
@@ -495,6 +495,47 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
     sample_sarsa_params(second, 4, 1, {})
     study.tell(second, 120.0)
     assert "| 1 (queued) | 120.0 |" in search.report("LunarLander-v3", study, "test")
+
+
+def test_the_search_space_has_a_linear_learning_rate_decay(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import optuna
+    from rl_zoo3.utils import SimpleLinearSchedule
+    from stable_baselines3.common.utils import LinearSchedule
+
+    from benchmarks import search
+    from sb3_sarsa.hyperparameters import LinearToZero, model_kwargs
+    from sb3_sarsa.zoo import convert_sarsa_params, entry_trial_params, sample_sarsa_params
+
+    entry, _ = model_kwargs("LunarLander-v3")
+    constant = entry_trial_params(entry, "LunarLander-v3")
+    assert constant["lr_schedule"] == "constant" and constant["learning_rate"] == entry["learning_rate"]
+    # sarsa.yml's lin_<rate> (SB3's LinearSchedule to 0 over the run) and rl-zoo3's own schedule object
+    for schedule in ("lin_6.3e-4", LinearSchedule(6.3e-4, 0.0, 1.0), SimpleLinearSchedule(6.3e-4)):
+        params = entry_trial_params({**entry, "learning_rate": schedule}, "LunarLander-v3")
+        assert (params["learning_rate"], params["lr_schedule"]) == (6.3e-4, "linear")
+        rate = convert_sarsa_params(params)["learning_rate"]
+        assert isinstance(rate, LinearToZero) and repr(rate) == "lin_0.00063"
+        assert (rate(1.0), rate(0.5), rate(0.0)) == (6.3e-4, pytest.approx(3.15e-4), 0.0)
+        assert sample_sarsa_params(optuna.trial.FixedTrial(params), 4, 1, {})["learning_rate"] == rate
+        assert rate != LinearToZero(6.4e-4) and rate != LinearSchedule(6.3e-4, 0.0, 0.5)
+    model = SARSA("MlpPolicy", "CartPole-v1", learning_rate=rate)  # a model saved with it loads with it
+    model.save(tmp_path / "linear.zip")
+    loaded = SARSA.load(tmp_path / "linear.zip")
+    assert loaded.learning_rate == rate and loaded.lr_schedule(0.5) == pytest.approx(3.15e-4)
+    with pytest.raises(ValueError, match=r"learning_rate=.* linear decays to 0"):
+        entry_trial_params({**entry, "learning_rate": LinearSchedule(6.3e-4, 1e-5, 1.0)}, "LunarLander-v3")
+    with pytest.raises(ValueError, match=r"lr_schedule 'cosine' is not one of"):
+        convert_sarsa_params({**constant, "lr_schedule": "cosine"})
+    # A trial sampled before the schedule was searched ran with a constant rate, and compares as one.
+    before = {key: value for key, value in constant.items() if key != "lr_schedule"}
+    assert convert_sarsa_params(before) == convert_sarsa_params(constant)
+    assert search.same_params(before, constant) and search.same_params(constant, before)
+    assert not search.same_params(before, {**constant, "lr_schedule": "linear"})
+    # --variant learning_rate=lin_<rate> queues the entry with the decay
+    variant = search.variant_params(
+        entry, search.parse_variant(f"learning_rate=lin_{entry['learning_rate']}"), "LunarLander-v3"
+    )
+    assert variant == {**constant, "lr_schedule": "linear"}
 
 
 def completed_trial(params: dict[str, Any], values: list[float]) -> Any:

@@ -22,7 +22,7 @@ import yaml
 
 from sb3_sarsa import zoo
 from sb3_sarsa._zoo_hook import ENV_VAR
-from sb3_sarsa.hyperparameters import load_config
+from sb3_sarsa.hyperparameters import LinearToZero, load_config
 
 BIN = pathlib.Path(sys.executable).parent
 STARTUP_FILES = ("_sb3_sarsa_zoo_hook.py", "sb3_sarsa_zoo.pth", "sb3_sarsa_zoo.start")
@@ -245,6 +245,7 @@ def test_sampler_and_converter_agree(monkeypatch: pytest.MonkeyPatch) -> None:
             assert zoo.convert_sarsa_params(trial.params) == sampled
             assert sampled["target"] in ("sarsa", "expected") and sampled["n_steps"] in (1, 3, 5)
             assert sampled["buffer_size"] in zoo.BUFFER_SIZES and sampled["recent_eta"] in zoo.RECENT_ETAS
+            assert isinstance(sampled["learning_rate"], float if trial.params["lr_schedule"] == "constant" else LinearToZero)
             assert ("softplus_head" in sampled["policy_kwargs"]) == has_softplus
             study.tell(trial, 0.0)
 
