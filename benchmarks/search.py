@@ -688,15 +688,21 @@ def confirm_section(env_id: str, study: Any) -> list[str]:
         f"`python -m benchmarks.search confirm`: seeds {CONFIRM_FIRST_SEED} and up, the benchmark's budget and",
         "evaluation; the final evaluation plays 100 seeded start states.",
         "",
-        "| trial | seeds | IQM of 100-episode means | IQM final eval | stuck (sum) | 100-episode mean per seed |",
-        "|---|---|---|---|---|---|",
+        "*In the search*: the trial's own mean of its last three evaluations (one seed, 10 episodes each), by",
+        "which `confirm` ranks the trials (it also runs the entry's trial, whatever its rank).",
+        "",
+        "| trial | in the search | seeds | IQM of 100-episode means | IQM final eval | stuck (sum) "
+        "| 100-episode mean per seed |",
+        "|---|---|---|---|---|---|---|",
     ]
     for trial, results in sorted(runs.items()):
         results.sort(key=lambda result: result["seed"])
         means = [result["final"]["mean"] for result in results]
         stuck = [result["final"]["stuck"] for result in results]
+        searched = last_three(study.trials[trial]) if trial < len(study.trials) else None
         lines.append(
-            f"| {trial} | {len(results)} | {iqm(means):.1f} | {iqm([r['final_eval_mean'] for r in results]):.1f} | "
+            f"| {trial} | {'-' if searched is None else f'{searched:.1f}'} | {len(results)} | {iqm(means):.1f} | "
+            f"{iqm([r['final_eval_mean'] for r in results]):.1f} | "
             f"{'-' if None in stuck else sum(stuck)} | {', '.join(f'{mean:.0f}' for mean in means)} |"
         )
     return [*lines, ""]

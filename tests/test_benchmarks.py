@@ -780,6 +780,8 @@ def test_stale_confirmation_runs_are_named_refused_and_flagged(tmp_path, monkeyp
     assert stale_section_lines(search, study) == compare.stale_section(stale)
     search.confirm_path("LunarLander-v3", 0, 301).unlink()
     assert stale_section_lines(search, study) == []
+    # The row puts the trial's own search result (mean of its last three evaluations) beside the fresh seeds'.
+    assert "| 0 | 160.0 | 1 | 1.0 | 1.0 | 0 | 1 |" in search.confirm_section("LunarLander-v3", study)
 
 
 def stale_section_lines(search: Any, study: Any) -> list[str]:
