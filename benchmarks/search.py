@@ -386,7 +386,7 @@ def report(env_id: str, study: Any, source: str) -> str:
     import matplotlib.pyplot as plt
     import optuna
 
-    from sb3_sarsa.zoo import AGREEMENT_ATTR
+    from sb3_sarsa.zoo import ADDED_PARAMS, AGREEMENT_ATTR, with_added_params
 
     trials = study.trials
     states = [trial.state.name for trial in trials]
@@ -439,7 +439,12 @@ def report(env_id: str, study: Any, source: str) -> str:
         lines += [
             "## Best complete trials",
             "",
-            "(entry): the trial whose values `sarsa.yml`'s entry has today; (queued): another queued trial.",
+            "(entry): the trial whose values `sarsa.yml`'s entry has today; (queued): another queued trial."
+            + "".join(
+                f" A trial from before `{key}` was searched shows the value it ran with, {value}."
+                for key, value in ADDED_PARAMS.items()
+                if key in keys
+            ),
             "",
             "| trial | final eval | mean of last 3 evals | next_action_agreement | " + " | ".join(keys) + " |",
             "|---|---|---|---|" + "---|" * len(keys),
@@ -447,7 +452,7 @@ def report(env_id: str, study: Any, source: str) -> str:
         for trial in complete[:10]:
             agreement = trial.user_attrs.get(AGREEMENT_ATTR)
             three = last_three(trial)
-            cells = [shown_value(trial.params.get(key, "-")) for key in keys]
+            cells = [shown_value(with_added_params(trial.params).get(key, "-")) for key in keys]
             name = f"{trial.number}{queued_label(trial, current)}"
             lines.append(
                 f"| {name} | {trial.value:.1f} | {'-' if three is None else f'{three:.1f}'} | "

@@ -497,7 +497,7 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
     assert "| 1 (queued) | 120.0 |" in search.report("LunarLander-v3", study, "test")
 
 
-def test_the_search_space_has_a_linear_learning_rate_decay(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_search_space_has_a_linear_learning_rate_decay(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import optuna
     from rl_zoo3.utils import SimpleLinearSchedule
     from stable_baselines3.common.utils import LinearSchedule
@@ -536,6 +536,18 @@ def test_the_search_space_has_a_linear_learning_rate_decay(tmp_path) -> None:  #
         entry, search.parse_variant(f"learning_rate=lin_{entry['learning_rate']}"), "LunarLander-v3"
     )
     assert variant == {**constant, "lr_schedule": "linear"}
+    # The report shows the older trial with the rate it ran with.
+    monkeypatch.setattr(search, "SEARCH", tmp_path / "search")
+    monkeypatch.setattr(search, "DOCS", tmp_path / "docs")
+    (tmp_path / "docs").mkdir()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(completed_trial(before, [10.0, 20.0, 30.0]))
+    study.add_trial(completed_trial(variant, [40.0, 50.0, 60.0]))
+    lines = search.report("LunarLander-v3", study, "test").splitlines()
+    column = next(line for line in lines if line.startswith("| trial | final eval")).split(" | ").index("lr_schedule")
+    rows = sorted(line.split(" | ") for line in lines if line.startswith(("| 0", "| 1")))  # trials 0 and 1
+    assert [row[column] for row in rows] == ["constant", "linear"]
 
 
 def completed_trial(params: dict[str, Any], values: list[float]) -> Any:
