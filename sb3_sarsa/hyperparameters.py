@@ -67,8 +67,13 @@ class LinearToZero(LinearSchedule):
         return f"lin_{self.start!r}"
 
 
-def _parse_learning_rate(value: Any) -> Any:
-    """rl-zoo3's ``lin_<initial>``: from ``initial`` at the start down to 0 at the end (:class:`LinearToZero`)."""
+def parse_learning_rate(value: Any) -> Any:
+    """
+    :param value: a ``learning_rate`` as a zoo entry gives it: a number, or ``lin_<initial>`` (from ``initial`` at
+        the start down to 0 at the end)
+    :return: the number, or the schedule (:class:`LinearToZero`)
+    :raises ValueError: if a string is not ``lin_<number>``
+    """
     if not isinstance(value, str):
         return value
     kind, _, initial = value.partition("_")
@@ -96,7 +101,7 @@ def model_kwargs(env_id: str, config: dict[str, dict[str, Any]] | None = None) -
         # rl-zoo3 evaluates this string too; only dict() and torch.nn names are made available.
         entry["policy_kwargs"] = eval(entry["policy_kwargs"], {"__builtins__": {}, "dict": dict, "nn": nn})
     if "learning_rate" in entry:
-        entry["learning_rate"] = _parse_learning_rate(entry["learning_rate"])
+        entry["learning_rate"] = parse_learning_rate(entry["learning_rate"])
     if isinstance(entry.get("train_freq"), list):
         entry["train_freq"] = tuple(entry["train_freq"])
     return entry, run

@@ -201,20 +201,21 @@ def learning_rate_params(learning_rate: Any) -> tuple[float | None, str]:
     :param learning_rate: a constructor's ``learning_rate``: a number, ``lin_<rate>``, or a schedule object
     :return: the rate and the :data:`LR_SCHEDULES` name of a rate the search space can express, else ``(None, "")``
     """
+    from rl_zoo3.utils import SimpleLinearSchedule
     from stable_baselines3.common.utils import LinearSchedule
 
-    from sb3_sarsa.hyperparameters import _parse_learning_rate
+    from sb3_sarsa.hyperparameters import parse_learning_rate
 
     if isinstance(learning_rate, str):
         try:
-            learning_rate = _parse_learning_rate(learning_rate)
+            learning_rate = parse_learning_rate(learning_rate)
         except ValueError:
             return None, ""
     if isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool):
         return float(learning_rate), "constant"
     if isinstance(learning_rate, LinearSchedule) and learning_rate.end == 0.0 and learning_rate.end_fraction == 1.0:
         return float(learning_rate.start), "linear"
-    if type(learning_rate).__name__ == "SimpleLinearSchedule":  # rl-zoo3's lin_<rate>
+    if isinstance(learning_rate, SimpleLinearSchedule):  # rl-zoo3's lin_<rate>
         return float(learning_rate.initial_value), "linear"
     return None, ""
 

@@ -31,6 +31,16 @@ def test_the_cliff_entry_gets_its_time_limit_from_the_zoo_env_wrapper() -> None:
     assert env_wrapper(model_kwargs("CartPole-v1")[1]) is None
 
 
+def test_a_zoo_learning_rate_schedule_is_read_as_rl_zoo3_reads_it() -> None:
+    from sb3_sarsa.hyperparameters import LinearToZero, parse_learning_rate
+
+    rate = parse_learning_rate("lin_2e-2")
+    assert isinstance(rate, LinearToZero) and (rate(1.0), rate(0.25), rate(0.0)) == (2e-2, pytest.approx(5e-3), 0.0)
+    assert repr(rate) == "lin_0.02" and rate == LinearToZero(0.02) and parse_learning_rate(3e-4) == 3e-4
+    with pytest.raises(ValueError, match=r"learning_rate: 'exp_2e-2' is not a number nor a 'lin_<value>' schedule"):
+        parse_learning_rate("exp_2e-2")
+
+
 def test_an_entry_only_rl_zoo3_can_apply_is_refused_by_name() -> None:
     config = {"default": {}, "PongNoFrameskip-v4": {"policy": "CnnPolicy", "frame_stack": 4}}
     with pytest.raises(ValueError, match=r"uses frame_stack: train it with `rl_zoo3 train --algo sarsa`"):
