@@ -586,12 +586,15 @@ def confirm_path(env_id: str, trial: int, seed: int) -> pathlib.Path:
 def trial_overrides(env_id: str, trial: int, study: Any = None) -> dict[str, Any]:
     """
     :param study: the study (default: :func:`load_study` of the journal copy)
-    :return: SARSA's constructor arguments of a trial, as ``rl_zoo3 --trial-id`` rebuilds them
+    :return: SARSA's constructor arguments of a trial, as ``rl_zoo3 --trial-id`` rebuilds them (``lin_<rate>``
+        made a schedule)
     """
+    from sb3_sarsa.hyperparameters import parse_learning_rate
     from sb3_sarsa.zoo import convert_sarsa_params
 
     study = load_study(env_id, None) if study is None else study
-    return convert_sarsa_params(study.trials[trial].params)
+    overrides = convert_sarsa_params(study.trials[trial].params)
+    return {**overrides, "learning_rate": parse_learning_rate(overrides["learning_rate"])}
 
 
 def confirm_runs(env_id: str) -> list[dict[str, Any]]:

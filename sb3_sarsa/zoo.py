@@ -85,7 +85,12 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
     params["subsample_steps"] = trial.suggest_int("subsample_steps", 1, min(params["train_freq"], 8))
     if _context["env_id"] in NON_NEGATIVE_REWARD_ENVS:
         params["softplus_head"] = trial.suggest_categorical("softplus_head", [False, True])
-    return convert_sarsa_params(params)
+    from sb3_sarsa.hyperparameters import parse_learning_rate
+
+    hyperparams = convert_sarsa_params(params)
+    # -optimize gives these to the model as they are (rl-zoo3 turns ``lin_<rate>`` into a schedule only when
+    # it reads hyperparameters, as for --trial-id): the schedule object here.
+    return {**hyperparams, "learning_rate": parse_learning_rate(hyperparams["learning_rate"])}
 
 
 def with_added_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -99,15 +104,15 @@ def with_added_params(params: dict[str, Any]) -> dict[str, Any]:
 
 def convert_sarsa_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     """
-    Turn sampled values into SARSA's constructor arguments, registered as
-    ``rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER["sarsa"]`` (used by ``--trial-id``).
+    Turn sampled values into SARSA's constructor arguments as a ``sarsa.yml`` entry writes them, registered
+    as ``rl_zoo3.hyperparams_opt.HYPERPARAMS_CONVERTER["sarsa"]`` (used by ``--trial-id``, whose
+    hyperparameters rl-zoo3 then preprocesses): a linear ``lr_schedule`` is ``learning_rate: "lin_<rate>"``
+    (:func:`sb3_sarsa.hyperparameters.parse_learning_rate` makes the schedule).
 
     :param sampled_params: a trial's ``params``
     :return: SARSA's constructor arguments
     """
     from rl_zoo3.hyperparams_opt import convert_offpolicy_params
-
-    from sb3_sarsa.hyperparameters import LinearToZero
 
     params = dict(sampled_params)
     sarsa_params = {key: params.pop(key) for key in SARSA_SEARCH_KEYS if key in params}
@@ -118,7 +123,7 @@ def convert_sarsa_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
     if schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule {schedule!r} is not one of {LR_SCHEDULES}")
     if schedule == "linear":
-        hyperparams["learning_rate"] = LinearToZero(hyperparams["learning_rate"])
+        hyperparams["learning_rate"] = f"lin_{hyperparams['learning_rate']!r}"
     hyperparams.update(sarsa_params)
     return hyperparams
 

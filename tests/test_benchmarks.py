@@ -498,6 +498,8 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
 
 
 def test_the_search_space_has_a_linear_learning_rate_decay(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
     import optuna
     from rl_zoo3.utils import SimpleLinearSchedule
     from stable_baselines3.common.utils import LinearSchedule
@@ -513,7 +515,10 @@ def test_the_search_space_has_a_linear_learning_rate_decay(tmp_path, monkeypatch
     for schedule in ("lin_6.3e-4", LinearSchedule(6.3e-4, 0.0, 1.0), SimpleLinearSchedule(6.3e-4)):
         params = entry_trial_params({**entry, "learning_rate": schedule}, "LunarLander-v3")
         assert (params["learning_rate"], params["lr_schedule"]) == (6.3e-4, "linear")
-        rate = convert_sarsa_params(params)["learning_rate"]
+        assert convert_sarsa_params(params)["learning_rate"] == "lin_0.00063"  # as rl-zoo3's --trial-id reads it
+        rate = search.trial_overrides("LunarLander-v3", 0, SimpleNamespace(trials=[SimpleNamespace(params=params)]))[
+            "learning_rate"
+        ]  # as a confirmation run trains it
         assert isinstance(rate, LinearToZero) and repr(rate) == "lin_0.00063"
         assert (rate(1.0), rate(0.5), rate(0.0)) == (6.3e-4, pytest.approx(3.15e-4), 0.0)
         assert sample_sarsa_params(optuna.trial.FixedTrial(params), 4, 1, {})["learning_rate"] == rate

@@ -22,7 +22,7 @@ import yaml
 
 from sb3_sarsa import zoo
 from sb3_sarsa._zoo_hook import ENV_VAR
-from sb3_sarsa.hyperparameters import LinearToZero, load_config
+from sb3_sarsa.hyperparameters import LinearToZero, load_config, parse_learning_rate
 
 BIN = pathlib.Path(sys.executable).parent
 STARTUP_FILES = ("_sb3_sarsa_zoo_hook.py", "sb3_sarsa_zoo.pth", "sb3_sarsa_zoo.start")
@@ -186,6 +186,31 @@ def test_optimize_two_trials_in_a_shared_study_then_rerun_one(tmp_path: pathlib.
     assert config["policy_kwargs"]["softplus_head"] == trials[1].params["softplus_head"]
 
 
+def test_rerun_of_a_trial_with_a_linear_learning_rate(tmp_path: pathlib.Path) -> None:
+    """--trial-id of an lr_schedule=linear trial: rl-zoo3 reads lin_<rate> as written in a zoo file."""
+    from sb3_sarsa.hyperparameters import model_kwargs
+
+    params = zoo.entry_trial_params({**model_kwargs("Acrobot-v1")[0], "learning_rate": "lin_0.001"}, "Acrobot-v1")
+    assert params["lr_schedule"] == "linear"
+    (tmp_path / "logs").mkdir()
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "logs/study.log")))
+    study = optuna.create_study(study_name="sarsa_linear", storage=storage, direction="maximize")
+    choices: dict[str, optuna.distributions.BaseDistribution] = {
+        key: optuna.distributions.CategoricalDistribution([value]) for key, value in params.items()
+    }
+    for value in (0.0, 1.0):  # rl-zoo3 2.9.2 ignores --trial-id 0 (`if ... self.trial_id:`), so trial 1 is the one
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=choices, value=value))
+    args = ["rl_zoo3", "train", "--algo", "sarsa", "--env", "Acrobot-v1", "-n", "300", "-f", "logs", "--trial-id", "1"]
+    out = check(run([*args, "--storage", "logs/study.log", "--study-name", "sarsa_linear"], tmp_path))
+    assert "Loading from Optuna study" in out
+    (config_file,) = (tmp_path / "logs").glob("sarsa/Acrobot-v1_*/Acrobot-v1/config.yml")
+    assert dict(yaml.load(config_file.read_text(), Loader=yaml.UnsafeLoader))["learning_rate"] == "lin_0.001"
+    (model_file,) = (tmp_path / "logs").glob("sarsa/Acrobot-v1_*/Acrobot-v1.zip")
+    from sb3_sarsa import SARSA
+
+    assert SARSA.load(model_file).lr_schedule(0.5) == pytest.approx(5e-4)
+
+
 def test_opt_out_variable_disables_the_hook(tmp_path: pathlib.Path) -> None:
     result = run(["rl_zoo3", "train", "--algo", "sarsa", "--env", "CartPole-v1", "-n", "100"], tmp_path, hook=False)
     assert result.returncode == 2 and "invalid choice: 'sarsa'" in result.stderr
@@ -242,7 +267,8 @@ def test_sampler_and_converter_agree(monkeypatch: pytest.MonkeyPatch) -> None:
         for _ in range(5):
             trial = study.ask()
             sampled = zoo.sample_sarsa_params(trial, n_actions=2, n_envs=1, additional_args={})
-            assert zoo.convert_sarsa_params(trial.params) == sampled
+            converted = zoo.convert_sarsa_params(trial.params)  # a linear rate as rl-zoo3 reads it, "lin_<rate>"
+            assert {**converted, "learning_rate": parse_learning_rate(converted["learning_rate"])} == sampled
             assert sampled["target"] in ("sarsa", "expected") and sampled["n_steps"] in (1, 3, 5)
             assert sampled["buffer_size"] in zoo.BUFFER_SIZES and sampled["recent_eta"] in zoo.RECENT_ETAS
             assert isinstance(sampled["learning_rate"], float if trial.params["lr_schedule"] == "constant" else LinearToZero)
