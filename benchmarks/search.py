@@ -589,12 +589,10 @@ def trial_overrides(env_id: str, trial: int, study: Any = None) -> dict[str, Any
     :return: SARSA's constructor arguments of a trial, as ``rl_zoo3 --trial-id`` rebuilds them (``lin_<rate>``
         made a schedule)
     """
-    from sb3_sarsa.hyperparameters import parse_learning_rate
-    from sb3_sarsa.zoo import convert_sarsa_params
+    from sb3_sarsa.zoo import model_params
 
     study = load_study(env_id, None) if study is None else study
-    overrides = convert_sarsa_params(study.trials[trial].params)
-    return {**overrides, "learning_rate": parse_learning_rate(overrides["learning_rate"])}
+    return model_params(study.trials[trial].params)
 
 
 def confirm_runs(env_id: str) -> list[dict[str, Any]]:

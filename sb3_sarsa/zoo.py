@@ -85,11 +85,21 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
     params["subsample_steps"] = trial.suggest_int("subsample_steps", 1, min(params["train_freq"], 8))
     if _context["env_id"] in NON_NEGATIVE_REWARD_ENVS:
         params["softplus_head"] = trial.suggest_categorical("softplus_head", [False, True])
+    # -optimize gives these to the model as they are (rl-zoo3 turns ``lin_<rate>`` into a schedule only when
+    # it reads hyperparameters, as for --trial-id).
+    return model_params(params)
+
+
+def model_params(sampled_params: dict[str, Any]) -> dict[str, Any]:
+    """
+    :param sampled_params: a trial's ``params``
+    :return: :func:`convert_sarsa_params`, with a ``lin_<rate>`` learning rate made its schedule
+        (:func:`sb3_sarsa.hyperparameters.parse_learning_rate`): what a model built outside rl-zoo3's
+        hyperparameter reading takes
+    """
     from sb3_sarsa.hyperparameters import parse_learning_rate
 
-    hyperparams = convert_sarsa_params(params)
-    # -optimize gives these to the model as they are (rl-zoo3 turns ``lin_<rate>`` into a schedule only when
-    # it reads hyperparameters, as for --trial-id): the schedule object here.
+    hyperparams = convert_sarsa_params(sampled_params)
     return {**hyperparams, "learning_rate": parse_learning_rate(hyperparams["learning_rate"])}
 
 
