@@ -370,6 +370,20 @@ def stale_runs(
     return lines
 
 
+def refuse_stale(stale: list[str], what: str = "runs") -> None:
+    """
+    :param stale: :func:`stale_runs`'s lines
+    :param what: what the runs are, for the message
+    :raises SystemExit: naming the stale runs and what to do, if there are any: a scheduler neither overwrites
+        them nor counts them as done
+    """
+    if stale:
+        raise SystemExit(
+            f"these stored {what} were trained with other hyperparameters or budget than today's: move them to "
+            "benchmarks/archive/<name>/ (with a README.md that says what they were), then run again:\n  " + "\n  ".join(stale)
+        )
+
+
 def schedule(envs: list[str], algos: list[str], seeds: int, jobs: int, eval_freq: int, eval_episodes: int) -> None:
     """
     Run the missing runs of ``envs`` x ``algos`` x seeds ``0..seeds-1``.
@@ -378,12 +392,7 @@ def schedule(envs: list[str], algos: list[str], seeds: int, jobs: int, eval_freq
         neither overwritten nor counted as done; the message says to archive it
     """
     results = load_results()
-    stale = stale_runs([run for env_id in envs for algo in algos for run in results.get(env_id, {}).get(algo, [])])
-    if stale:
-        raise SystemExit(
-            "these stored runs were trained with other hyperparameters or budget than today's: move them to "
-            "benchmarks/archive/<name>/ (with a README.md that says what they were), then run again:\n  " + "\n  ".join(stale)
-        )
+    refuse_stale(stale_runs([run for env_id in envs for algo in algos for run in results.get(env_id, {}).get(algo, [])]))
     keys = [(env_id, algo, seed) for seed in range(seeds) for env_id in envs for algo in algos]
     runs = pending_runs("benchmarks.compare", keys, result_path)
     print(f"{len(runs)} runs to do ({len(keys) - len(runs)} already done), {jobs} at a time", flush=True)

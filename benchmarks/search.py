@@ -52,6 +52,7 @@ from benchmarks.compare import (
     mean_of_last_three,
     pending_runs,
     record_command,
+    refuse_stale,
     run_one,
     run_processes,
     stale_runs,
@@ -661,13 +662,10 @@ def confirm(env_id: str, top: int, seeds: int, jobs: int) -> None:
     """
     study = load_study(env_id, None)
     trials = confirm_trials(env_id, study, top)
-    stale = stale_confirm_runs(env_id, study, [run for run in confirm_runs(env_id) if run["trial"] in trials])
-    if stale:
-        raise SystemExit(
-            "these stored confirmation runs were trained with other hyperparameters or budget than today's: move "
-            "them to benchmarks/archive/<name>/ (with a README.md that says what they were), then run again:\n  "
-            + "\n  ".join(stale)
-        )
+    refuse_stale(
+        stale_confirm_runs(env_id, study, [run for run in confirm_runs(env_id) if run["trial"] in trials]),
+        "confirmation runs",
+    )
     print(f"trials {trials} (the best means of the last three evaluations, and the entry's)", flush=True)
     keys = [(env_id, trial, seed) for seed in range(CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + seeds) for trial in trials]
     runs = pending_runs("benchmarks.search", keys, confirm_path, label_prefix="trial ")
