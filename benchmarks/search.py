@@ -26,9 +26,14 @@ three evaluations beside its final one, parameter importances, and how ``train/n
 (recorded by every trial) relates to the final return.
 
 ``confirm`` re-runs the configurations of the ``--top`` completed trials with the best mean of the last
-three evaluations, and of the trial that ``sarsa.yml``'s entry is, on ``--seeds`` fresh seeds (300, 301,
-...: seeds neither the benchmark, the tuning runs nor the search used) with the benchmark's budget and
-evaluation (``benchmarks.compare.run_one``), resumable, and adds the table to the report.
+three evaluations, of the trials ``--trials`` names (whatever their state or rank), and of the trial that
+``sarsa.yml``'s entry is, on ``--seeds`` fresh seeds (300, 301, ...: seeds neither the benchmark, the
+tuning runs nor the search used) with the benchmark's budget and evaluation (``benchmarks.compare.run_one``),
+resumable, and adds the table to the report. One search seed does not rank LunarLander configurations,
+so a screen goes in two stages:
+
+    python -m benchmarks.search confirm --env LunarLander-v3 --top 0 --trials 31 33 51 28 --seeds 3
+    python -m benchmarks.search confirm --env LunarLander-v3 --top 0 --trials 31 --seeds 10
 """
 
 import argparse
@@ -638,35 +643,48 @@ def confirm_candidates(study: Any, top: int) -> list[int]:
     return [trial.number for trial in complete[:top]]
 
 
-def confirm_trials(env_id: str, study: Any, top: int) -> list[int]:
+def confirm_trials(env_id: str, study: Any, top: int, named: tuple[int, ...] = ()) -> list[int]:
     """
-    :return: :func:`confirm_candidates`, then the trial that ``sarsa.yml``'s entry is (:func:`entry_trial`)
-        if it is complete and not among them: a winner replaces the entry only if it beats it on the
-        same fresh seeds
+    :param named: trials to confirm besides the ``top`` ones, whatever their state or rank (``confirm
+        --trials``: a hypothesis variant that the pruner stopped, a screen of more candidates on a few seeds)
+    :return: :func:`confirm_candidates`, then the ``named`` trials not among them, then the trial that
+        ``sarsa.yml``'s entry is (:func:`entry_trial`) if it is complete and not among them: a winner
+        replaces the entry only if it beats it on the same fresh seeds
+    :raises SystemExit: if a named trial does not exist or has no sampled values yet (a queued trial)
     """
     import optuna
 
     trials = confirm_candidates(study, top)
+    for number in named:
+        if not 0 <= number < len(study.trials):
+            raise SystemExit(f"confirm --trials: the study has no trial {number} (its trials are 0-{len(study.trials) - 1})")
+        if not study.trials[number].params:
+            state = study.trials[number].state.name
+            raise SystemExit(f"confirm --trials: trial {number} has no sampled values to re-run (state {state})")
+        if number not in trials:
+            trials.append(number)
     entry = entry_trial(env_id, study)
     if entry is not None and entry not in trials and study.trials[entry].state == optuna.trial.TrialState.COMPLETE:
         trials.append(entry)
     return trials
 
 
-def confirm(env_id: str, top: int, seeds: int, jobs: int) -> None:
+def confirm(env_id: str, top: int, seeds: int, jobs: int, named: tuple[int, ...] = ()) -> None:
     """
     Run the confirmation runs of :func:`confirm_trials` on seeds ``CONFIRM_FIRST_SEED`` and up that are not done.
+    Runs are resumable, so a screen in two stages is two calls: ``--trials`` of several candidates with
+    ``--seeds 3``, then the best of them with ``--seeds 10`` (seeds 300-302 are not run again).
 
     :raises SystemExit: if a stored run of those trials is stale (:func:`stale_confirm_runs`): it is neither
         overwritten nor counted as done
     """
     study = load_study(env_id, None)
-    trials = confirm_trials(env_id, study, top)
+    trials = confirm_trials(env_id, study, top, named)
     refuse_stale(
         stale_confirm_runs(env_id, study, [run for run in confirm_runs(env_id) if run["trial"] in trials]),
         "confirmation runs",
     )
-    print(f"trials {trials} (the best means of the last three evaluations, and the entry's)", flush=True)
+    print(f"trials {trials} (the best means of the last three evaluations, those named, and the entry's)", flush=True)
     keys = [(env_id, trial, seed) for seed in range(CONFIRM_FIRST_SEED, CONFIRM_FIRST_SEED + seeds) for trial in trials]
     runs = pending_runs("benchmarks.search", keys, confirm_path, label_prefix="trial ")
     print(f"{len(runs)} runs to do, {jobs} at a time", flush=True)
@@ -675,6 +693,23 @@ def confirm(env_id: str, top: int, seeds: int, jobs: int) -> None:
         jobs,
         lambda result: f"final eval {result['final_eval_mean']:.1f}, 100 start states {result['final']['mean']:.1f}",
     )
+
+
+def seed_range(seeds: list[int]) -> str:
+    """:return: ``"300-302"`` for consecutive seeds, else the seeds listed"""
+    if seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+    return ", ".join(map(str, seeds))
+
+
+def searched_text(trial: Any) -> str:
+    """:return: the confirmation table's *in the search* cell: :func:`last_three`, marked when the trial was pruned"""
+    import optuna
+
+    three = last_three(trial)
+    if three is None:
+        return "-"
+    return f"{three:.1f} (pruned)" if trial.state == optuna.trial.TrialState.PRUNED else f"{three:.1f}"
 
 
 def confirm_section(env_id: str, study: Any) -> list[str]:
@@ -693,21 +728,34 @@ def confirm_section(env_id: str, study: Any) -> list[str]:
         "evaluation; the final evaluation plays 100 seeded start states.",
         "",
         "*In the search*: the trial's own mean of its last three evaluations (one seed, 10 episodes each), by",
-        "which `confirm` ranks the trials (it also runs the entry's trial, whatever its rank).",
+        "which `confirm --top` ranks the trials (it also runs the entry's trial, whatever its rank, and the",
+        "trials `--trials` names; a pruned trial's is that of its last three evaluations before it was stopped).",
+    ]
+    shared = sorted(set.intersection(*({result["seed"] for result in results} for results in runs.values())))
+    differ = any(len(results) != len(shared) for results in runs.values())
+    if differ and shared:
+        lines += [
+            f"*Shared seeds*: the mean of the 100-episode means on the seeds every row has ({seed_range(shared)}),",
+            "so that a trial screened on a few seeds is compared with the others on the same ones.",
+        ]
+    lines += [
         "",
         "| trial | in the search | seeds | IQM of 100-episode means | IQM final eval | stuck (sum) "
-        "| 100-episode mean per seed |",
-        "|---|---|---|---|---|---|---|",
+        f"|{' shared seeds |' if differ and shared else ''} 100-episode mean per seed | stuck per seed |",
+        f"|---|---|---|---|---|---|{'---|' if differ and shared else ''}---|---|",
     ]
     for trial, results in sorted(runs.items()):
         results.sort(key=lambda result: result["seed"])
         means = [result["final"]["mean"] for result in results]
         stuck = [result["final"]["stuck"] for result in results]
-        searched = last_three(study.trials[trial]) if trial < len(study.trials) else None
+        searched = searched_text(study.trials[trial]) if trial < len(study.trials) else "-"
+        on_shared = [result["final"]["mean"] for result in results if result["seed"] in shared]
         lines.append(
-            f"| {trial} | {'-' if searched is None else f'{searched:.1f}'} | {len(results)} | {iqm(means):.1f} | "
+            f"| {trial} | {searched} | {len(results)} | {iqm(means):.1f} | "
             f"{iqm([r['final_eval_mean'] for r in results]):.1f} | "
-            f"{'-' if None in stuck else sum(stuck)} | {', '.join(f'{mean:.0f}' for mean in means)} |"
+            f"{'-' if None in stuck else sum(stuck)} |"
+            f"{f' {sum(on_shared) / len(on_shared):.1f} |' if differ and shared else ''}"
+            f" {', '.join(f'{mean:.0f}' for mean in means)} | {', '.join('-' if n is None else str(n) for n in stuck)} |"
         )
     return [*lines, ""]
 
@@ -741,7 +789,8 @@ def main() -> None:
         sub.add_argument("--storage", default=None, help="default: the journal copy in benchmarks/search/")
     check = commands.add_parser("confirm", help="re-run the best trials on fresh seeds")
     check.add_argument("--env", required=True)
-    check.add_argument("--top", type=int, default=3)
+    check.add_argument("--top", type=int, default=3, help="the trials with the best mean of their last three evaluations")
+    check.add_argument("--trials", type=int, nargs="+", default=[], metavar="N", help="also these trials, whatever their rank")
     check.add_argument("--seeds", type=int, default=10)
     check.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--run", nargs=3, metavar=("ENV", "TRIAL", "SEED"), help=argparse.SUPPRESS)
@@ -763,7 +812,7 @@ def main() -> None:
         print(f"exported {export(args.env, optuna_storage(args.storage))} trials")
     elif args.command == "confirm":
         record_command(SEARCH / args.env, command_line("benchmarks.search"))
-        confirm(args.env, args.top, args.seeds, args.jobs)
+        confirm(args.env, args.top, args.seeds, args.jobs, tuple(args.trials))
     if args.command in ("report", "confirm", "run") and (args.command == "report" or journal_path(args.env).exists()):
         storage = getattr(args, "storage", None) if args.command == "report" else None
         study = load_study(args.env, storage)

@@ -748,6 +748,72 @@ def test_confirmation_also_runs_the_entrys_trial(tmp_path) -> None:  # type: ign
     assert search.confirm_trials("LunarLander-v3", study, 3) == [0, 2, 1]  # already among them
 
 
+def test_confirm_trials_adds_the_named_trials_whatever_their_state(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import optuna
+
+    from benchmarks import search
+    from sb3_sarsa.hyperparameters import model_kwargs
+    from sb3_sarsa.zoo import entry_trial_params
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    entry = entry_trial_params(model_kwargs("LunarLander-v3")[0], "LunarLander-v3")
+    other = {**entry, "train_freq": 1 if entry["train_freq"] != 1 else 4}
+    for params, values in ((other, [150.0, 160.0, 170.0]), (entry, [10.0, 20.0, 30.0]), (other, [100.0, 110.0, 120.0])):
+        study.add_trial(completed_trial(params, values))
+    pruned = completed_trial({**other, "gamma_hint": 1}, [-50.0, -60.0])  # stopped by the median rule
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=pruned.params,
+            distributions=pruned.distributions,
+            intermediate_values=pruned.intermediate_values,
+            state=optuna.trial.TrialState.PRUNED,
+        )
+    )
+    study.enqueue_trial({"train_freq": 2})  # trial 4: queued, nothing sampled yet
+    # Named trials come after the top ones, once each, and the entry's trial last.
+    assert search.confirm_trials("LunarLander-v3", study, 1, (3, 2)) == [0, 3, 2, 1]
+    assert search.confirm_trials("LunarLander-v3", study, 0, (3,)) == [3, 1]
+    assert search.confirm_trials("LunarLander-v3", study, 2, (0, 1)) == [0, 2, 1]
+    with pytest.raises(SystemExit, match=r"the study has no trial 7 \(its trials are 0-4\)"):
+        search.confirm_trials("LunarLander-v3", study, 0, (7,))
+    with pytest.raises(SystemExit, match=r"trial 4 has no sampled values to re-run \(state WAITING\)"):
+        search.confirm_trials("LunarLander-v3", study, 0, (4,))
+    # The report marks a pruned trial's search result, and compares rows of unequal seeds on the shared ones.
+    assert search.searched_text(study.trials[3]) == "-55.0 (pruned)"
+    assert search.searched_text(study.trials[0]) == "160.0"
+
+
+def test_the_confirmation_table_compares_a_screen_on_the_seeds_it_shares(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import optuna
+
+    from benchmarks import compare, search
+
+    monkeypatch.setattr(search, "SEARCH", tmp_path / "benchmarks" / "search")
+    monkeypatch.setattr(search, "stale_confirm_runs", lambda env_id, study, runs: [])
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    for values in ([150.0, 160.0, 170.0], [100.0, 110.0, 120.0]):
+        study.add_trial(completed_trial({"x": 1}, values))
+    # trial 0 on seeds 300-304, trial 1 screened on 300-302
+    for trial, means, stuck in ((0, [100.0, 200.0, 300.0, 0.0, 0.0], [1, 2, 3, 50, 60]), (1, [10.0, 20.0, 60.0], [0, 0, 9])):
+        for seed, (mean, n) in enumerate(zip(means, stuck, strict=True), start=300):
+            compare.write_result(
+                search.confirm_path("LunarLander-v3", trial, seed),
+                {"seed": seed, "trial": trial, "final_eval_mean": mean, "final": {"mean": mean, "stuck": n}},
+            )
+    section = search.confirm_section("LunarLander-v3", study)
+    assert any("on the seeds every row has (300-302)" in line for line in section)
+    assert "| 0 | 160.0 | 5 | 100.0 | 100.0 | 116 | 200.0 | 100, 200, 300, 0, 0 | 1, 2, 3, 50, 60 |" in section
+    assert "| 1 | 110.0 | 3 | 30.0 | 30.0 | 9 | 30.0 | 10, 20, 60 | 0, 0, 9 |" in section  # 3 seeds: IQM is the mean
+    # with equal seeds the column is left out
+    for seed in (303, 304):
+        search.confirm_path("LunarLander-v3", 0, seed).unlink()
+    section = search.confirm_section("LunarLander-v3", study)
+    assert "| 0 | 160.0 | 3 | 200.0 | 200.0 | 6 | 100, 200, 300 | 1, 2, 3 |" in section
+    assert not any("every row has" in line for line in section)
+
+
 def test_stale_confirmation_runs_are_named_refused_and_flagged(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import optuna
 
@@ -798,7 +864,7 @@ def test_stale_confirmation_runs_are_named_refused_and_flagged(tmp_path, monkeyp
     search.confirm_path("LunarLander-v3", 0, 301).unlink()
     assert stale_section_lines(search, study) == []
     # The row puts the trial's own search result (mean of its last three evaluations) beside the fresh seeds'.
-    assert "| 0 | 160.0 | 1 | 1.0 | 1.0 | 0 | 1 |" in search.confirm_section("LunarLander-v3", study)
+    assert "| 0 | 160.0 | 1 | 1.0 | 1.0 | 0 | 1 | 0 |" in search.confirm_section("LunarLander-v3", study)
 
 
 def stale_section_lines(search: Any, study: Any) -> list[str]:
