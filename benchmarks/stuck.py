@@ -20,7 +20,11 @@ of the benchmark's final evaluation of the model's training seed; one stuck star
   its gap);
 - a trace of the first stuck episode's loop: the env's progress measure (Acrobot: height of the tip,
   goal at 1; MountainCar: position, goal at 0.5; LunarLander: height above the pad, which is at 0), the
-  actions and the gaps.
+  actions and the gaps;
+- on LunarLander-v3 (:func:`lunar_rest`): whether each stuck lander is down on both legs at the time
+  limit, the actions of the loops and their longest run of no-op (the episode ends with +100 only after
+  25 quiet steps), and what happens when the same episode is replayed greedily up to the loop and then
+  only takes no-op.
 """
 
 import argparse
@@ -172,7 +176,85 @@ def analyse(
     }
     if control is not None:
         result["outcomes"]["control"] = outcomes(control, env_id, seeds)
+    if env_id == "LunarLander-v3":
+        result["lunar_rest"] = lunar_rest(model, env_id, played, loop)
     return result
+
+
+#: LunarLander's no-op. The env ends an episode with +100 when the lander's body falls asleep, which Box2D
+#: does after half a second (25 steps at the env's 50 frames per second) below its speed tolerances; firing
+#: any engine wakes it.
+LUNAR_NOOP = 0
+
+
+def longest_run(actions: list[int], action: int) -> int:
+    """:return: the length of the longest run of ``action`` in ``actions``"""
+    best = run = 0
+    for taken in actions:
+        run = run + 1 if taken == action else 0
+        best = max(best, run)
+    return best
+
+
+def then_only(model: Any, env_id: str, seed: int, switch: int, action: int) -> dict[str, Any]:
+    """
+    Replay one greedy episode from its start seed for ``switch`` steps, then take only ``action`` (the
+    env's own randomness is seeded by the reset, so the first ``switch`` steps are the recorded ones).
+
+    :return: whether it then terminated, with which last reward, its length and its return
+    """
+    import gymnasium as gym
+
+    env = gym.make(env_id)
+    observation, _ = env.reset(seed=seed)
+    total, length, reward, terminated = 0.0, 0, 0.0, False
+    while True:
+        if length < switch:
+            chosen, _ = model.predict(observation, deterministic=True)
+            chosen = int(np.asarray(chosen).reshape(-1)[0])
+        else:
+            chosen = action
+        observation, step_reward, terminated, truncated, _ = env.step(chosen)
+        reward = float(step_reward)
+        total += reward
+        length += 1
+        if terminated or truncated:
+            break
+    return {"terminated": bool(terminated), "last_reward": reward, "length": length, "return": total}
+
+
+def lunar_rest(model: Any, env_id: str, played: Episodes, loop: int) -> dict[str, Any]:
+    """
+    LunarLander-v3's stuck episodes: is the lander down on both legs at the time limit, how long are its
+    runs of no-op in the loop (the episode ends with +100 only after 25 quiet steps), and does it end
+    with +100 if, from the loop's first step on, it only takes no-op.
+    """
+    stuck = [index for index, truncated in enumerate(played.truncated) if truncated]
+    rows = []
+    for index in stuck:
+        last = played.observations[index][-1]
+        actions = played.actions[index]
+        switched = then_only(model, env_id, played.seeds[index], len(actions) - loop, LUNAR_NOOP)
+        rows.append(
+            {
+                "seed": played.seeds[index],
+                "both_legs_down": bool(last[6] > 0.5 and last[7] > 0.5),
+                "height": float(last[1]),
+                "longest_noop_run": longest_run(actions[-loop:], LUNAR_NOOP),
+                "greedy_return": played.returns[index],
+                "noop_from_loop_start": switched,
+            }
+        )
+    return {"stuck": rows, "actions_in_loops": action_counts([played.actions[index][-loop:] for index in stuck])}
+
+
+def action_counts(loops: list[list[int]]) -> dict[str, int]:
+    """:return: how often each action was taken in ``loops``, by action (as JSON keys)"""
+    counts: dict[str, int] = {}
+    for actions in loops:
+        for action in actions:
+            counts[str(action)] = counts.get(str(action), 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def shown(path: pathlib.Path) -> str:
@@ -244,6 +326,7 @@ def analysis_section(result: dict[str, Any]) -> list[str]:
             f"{summary['share_relative_gap_below_0.01']:.2f} | {gaps(other)} | {gaps(other, 'relative_gap')} | "
             f"{other.get('share_relative_gap_below_0.01', float('nan')):.2f} | {other.get('same_action', float('nan')):.2f} |"
         )
+    lines += rest_lines(result)
     if result["trace"]:
         lines += [
             "",
@@ -259,6 +342,30 @@ def analysis_section(result: dict[str, Any]) -> list[str]:
                 f"{row['gap']:.4f} | {row.get('control_action', '-')} | {row.get('control_gap', float('nan')):.4f} |"
             )
     return [*lines, ""]
+
+
+def rest_lines(result: dict[str, Any]) -> list[str]:
+    """:return: the report's lines on LunarLander's stuck episodes (:func:`lunar_rest`), if the analysis has them"""
+    rest = result.get("lunar_rest")
+    if not rest or not rest["stuck"]:
+        return []
+    rows = rest["stuck"]
+    switched = [row["noop_from_loop_start"] for row in rows]
+    rested = [run for run in switched if run["terminated"] and run["last_reward"] == 100.0]
+    runs = sorted(row["longest_noop_run"] for row in rows)
+    loop = result["loop_steps"]
+    return [
+        "",
+        f"At the time limit {sum(row['both_legs_down'] for row in rows)} of the {len(rows)} stuck episodes are down on "
+        f"both legs (height {min(row['height'] for row in rows):.3f} to {max(row['height'] for row in rows):.3f}). "
+        f"Actions in their last {loop} steps: "
+        + ", ".join(f"{action}: {count}" for action, count in rest["actions_in_loops"].items())
+        + f". Longest run of no-op there: {runs[len(runs) // 2]} steps (median; longest {runs[-1]}); the body falls "
+        "asleep, and the episode ends with +100, after 25 quiet steps.",
+        f"Replayed greedily up to the first of those {loop} steps, then only no-op: {len(rested)} of {len(rows)} end "
+        f"with +100, mean return {np.mean([run['return'] for run in switched]):.1f} (greedy to the time limit: "
+        f"{np.mean([row['greedy_return'] for row in rows]):.1f}).",
+    ]
 
 
 def variants_section() -> list[str]:

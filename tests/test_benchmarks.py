@@ -407,6 +407,43 @@ def test_stuck_analysis_of_a_model_that_never_reaches_the_goal(tmp_path) -> None
     assert "| greedy | -200.0 | 2/2 | -200.0 | 2/2 |" in text and "| successful episodes | 0 |" in text
 
 
+def test_lunar_rest_finds_a_lander_that_landed_but_never_switches_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import gymnasium as gym
+    from gymnasium.envs.box2d.lunar_lander import heuristic
+
+    from benchmarks.stuck import longest_run, lunar_rest, rest_lines
+    from sb3_sarsa.evaluation import run_episodes
+
+    assert longest_run([0, 0, 1, 0, 0, 0, 2], 0) == 3 and longest_run([1, 2], 0) == 0
+
+    class Twitch:
+        """Gymnasium's heuristic lander, except that once down on both legs it fires a side engine every step."""
+
+        def __init__(self, env: gym.Env) -> None:
+            self.env = env.unwrapped
+
+        def predict(self, observation: np.ndarray, deterministic: bool = True) -> tuple[int, None]:
+            if observation[6] > 0.5 and observation[7] > 0.5:
+                return (1 if observation[2] >= 0 else 3), None
+            return int(heuristic(self.env, observation)), None
+
+    env = gym.make("LunarLander-v3")
+    model = Twitch(env)
+    played = run_episodes(model, env, [1, 2], record=True)
+    assert played.truncated == [True, True]  # landed, but an engine keeps the body awake to the time limit
+    rest = lunar_rest(model, "LunarLander-v3", played, loop=200)
+    assert [row["both_legs_down"] for row in rest["stuck"]] == [True, True]
+    assert [row["longest_noop_run"] for row in rest["stuck"]] == [0, 0]
+    assert sum(rest["actions_in_loops"].values()) == 400 and set(rest["actions_in_loops"]) <= {"1", "3"}
+    # No-op from step 800 on: the body falls asleep after 25 quiet steps (Box2D's half second at 50 frames
+    # per second), and the episode ends there with +100.
+    switched = [row["noop_from_loop_start"] for row in rest["stuck"]]
+    assert [(run["terminated"], run["last_reward"], run["length"]) for run in switched] == [(True, 100.0, 825)] * 2
+    text = " ".join(rest_lines({"lunar_rest": rest, "loop_steps": 200}))
+    assert "2 of the 2 stuck episodes are down on both legs" in text and "then only no-op: 2 of 2 end with +100" in text
+    assert rest_lines({"loop_steps": 200}) == []  # other envs' analyses have no such lines
+
+
 def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import optuna
 
