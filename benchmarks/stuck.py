@@ -360,7 +360,7 @@ def rest_lines(result: dict[str, Any]) -> list[str]:
         f"both legs (height {min(row['height'] for row in rows):.3f} to {max(row['height'] for row in rows):.3f}). "
         f"Actions in their last {loop} steps: "
         + ", ".join(f"{action}: {count}" for action, count in rest["actions_in_loops"].items())
-        + f". Longest run of no-op there: {runs[len(runs) // 2]} steps (median; longest {runs[-1]}); the body falls "
+        + f". Longest run of no-op in each loop: median {runs[len(runs) // 2]}, longest {runs[-1]}; the body falls "
         "asleep, and the episode ends with +100, after 25 quiet steps.",
         f"Replayed greedily up to the first of those {loop} steps, then only no-op: {len(rested)} of {len(rows)} end "
         f"with +100, mean return {np.mean([run['return'] for run in switched]):.1f} (greedy to the time limit: "
