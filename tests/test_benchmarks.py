@@ -79,6 +79,18 @@ def test_tuning_variants_are_valid_sarsa_arguments(env_id: str, variant: str) ->
         assert getattr(model, key) == value
 
 
+def test_a_tuning_variant_can_train_at_twice_dqns_steps() -> None:
+    from benchmarks.tune import DQN_CONTROL, VARIANT_ALGOS, overrides_text, variant_algo
+
+    assert variant_algo("LunarLander-v3", "eps01-2x") == "sarsa-2x"
+    assert variant_algo("LunarLander-v3", "eps01") == "sarsa" and variant_algo("Acrobot-v1", DQN_CONTROL) == "dqn"
+    assert all(variant in VARIANTS[env_id] for env_id, algos in VARIANT_ALGOS.items() for variant in algos)
+    # the report says so, from the run's record
+    record = {"algo": "sarsa-2x", "budget": 200_000, "overrides": {"exploration_final_eps": 0.01}}
+    assert overrides_text("eps01-2x", record) == "`exploration_final_eps=0.01`, 2x DQN's steps (200,000)"
+    assert overrides_text("eps01", {"algo": "sarsa", "budget": 100_000, "overrides": {}}) == "-"
+
+
 def test_dqn_n3_control_is_dqn_config_with_three_step_returns() -> None:
     dqn_kwargs, dqn_budget = hyperparameters("MountainCar-v0", "dqn")
     control, budget = hyperparameters("MountainCar-v0", "dqn-n3")
