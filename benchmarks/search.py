@@ -735,6 +735,7 @@ def confirm_section(env_id: str, study: Any) -> list[str]:
     differ = any(len(results) != len(shared) for results in runs.values())
     if differ and shared:
         lines += [
+            "",
             f"*Shared seeds*: the mean of the 100-episode means on the seeds every row has ({seed_range(shared)}),",
             "so that a trial screened on a few seeds is compared with the others on the same ones.",
         ]

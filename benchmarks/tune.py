@@ -143,9 +143,10 @@ def report() -> str:
         "Written by `python -m benchmarks.tune` (commands in `benchmarks/tuning/COMMANDS.txt`). Each variant",
         "replaces some constructor arguments of the env's `sarsa.yml` entry *as it was when the run",
         "was made* (the `base` row is that entry); seeds 100 and up, which the benchmark",
-        "(`docs/BENCHMARKS.md`, seeds 0-9) does not use. Same budget and evaluation as the benchmark:",
-        "final = mean return of 20 deterministic episodes after the last 5,000-step block. Median steps",
-        "to threshold: a seed that never reached it counts as infinity (`never` when half or more did not).",
+        "(`docs/BENCHMARKS.md`, seeds 0-9) does not use. Same budget (unless *overrides* names another) and",
+        "evaluation as the benchmark: final = mean return of 20 deterministic episodes after the last",
+        "5,000-step block. Median steps to threshold: a seed that never reached it counts as infinity",
+        "(`never` when half or more did not).",
         "",
     ]
     for env_dir in sorted(path for path in TUNING.glob("*") if path.is_dir()):
