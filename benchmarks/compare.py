@@ -106,6 +106,21 @@ def peak_memory_mib() -> float:
     return proc_status_mib("VmHWM")
 
 
+def lunar_ending(reward: float, terminated: bool) -> str | None:
+    """
+    :return: how a LunarLander-v3 training episode ended, from its last step: ``"rest"`` (the lander's
+        body fell asleep: +100), ``"crash"`` (crashed or left the screen: -100), ``"time limit"``, or
+        ``None`` if it did not end
+    """
+    if not terminated:
+        return "time limit"
+    return {100.0: "rest", -100.0: "crash"}.get(float(reward))
+
+
+#: How training episodes end, by env (``run_one`` counts them per evaluation block as ``endings``)
+ENDINGS: dict[str, Callable[[float, bool], str | None]] = {"LunarLander-v3": lunar_ending}
+
+
 def final_evaluation(model: Any, env_id: str, seed: int, episodes: int = FINAL_EPISODES) -> dict[str, Any]:
     """
     The final evaluation of the model of training seed ``seed``: ``episodes`` greedy episodes, each
@@ -161,9 +176,20 @@ def run_one(
             self.curve: list[tuple[int, float]] = []
             self.eval_seconds = 0.0
             self.next_eval = eval_freq
+            # per evaluation block: how the training episodes that ended in it ended (ENDINGS)
+            self.endings: list[dict[str, int]] = []
+            self.block: dict[str, int] = {}
 
         def _on_step(self) -> bool:
+            classify = ENDINGS.get(env_id)
+            if classify is not None:
+                for done, reward, info in zip(self.locals["dones"], self.locals["rewards"], self.locals["infos"]):
+                    if done:
+                        ending = classify(float(reward), not info.get("TimeLimit.truncated", False))
+                        self.block[str(ending)] = self.block.get(str(ending), 0) + 1
             if self.num_timesteps >= self.next_eval:
+                self.endings.append({"step": self.num_timesteps, **self.block})
+                self.block = {}
                 self.next_eval += eval_freq
                 start = time.perf_counter()
                 rewards, _ = evaluate_policy(
@@ -201,6 +227,7 @@ def run_one(
         "final": final_evaluation(model, env_id, seed),
         # SARSA only: share of sampled a' equal to today's greedy action, at the last measurement
         "next_action_agreement": getattr(model, "_agreement", None),
+        **({"endings": callback.endings} if env_id in ENDINGS else {}),
     }
 
 

@@ -368,6 +368,19 @@ def rest_lines(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def training_endings(result: dict[str, Any], last: float = 0.2) -> str:
+    """
+    :param last: the share of the budget at its end to count (the last fifth: 20,000 of 100,000 steps)
+    :return: ``"<ended at rest>/<ended>"`` over the training episodes that ended in that part of the run
+        (``endings`` of :func:`benchmarks.compare.run_one`, LunarLander-v3 only), ``"-"`` for a run without
+    """
+    if "endings" not in result:
+        return "-"
+    blocks = [block for block in result["endings"] if block["step"] > (1 - last) * result["budget"]]
+    ended = sum(n for block in blocks for key, n in block.items() if key != "step")
+    return f"{sum(block.get('rest', 0) for block in blocks)}/{ended}"
+
+
 def variants_section() -> list[str]:
     """:return: the tuning runs with a 100-episode final evaluation: stuck episodes per variant, per seed"""
     from benchmarks.compare import iqm
@@ -378,12 +391,14 @@ def variants_section() -> list[str]:
         runs = load_variants(env_dir, keep=lambda result: "final" in result)
         if not runs:
             continue
+        endings = any("endings" in result for results in runs.values() for result in results)
         lines += [
             f"### {env_dir.name}",
             "",
             "| variant | overrides | seeds | stuck (sum over seeds) | stuck per seed | IQM of the 100-episode means "
-            "| 100-episode mean per seed | next_action_agreement per seed |",
-            "|---|---|---|---|---|---|---|---|",
+            "| 100-episode mean per seed | next_action_agreement per seed |"
+            + (" training episodes of the last fifth ended at rest, per seed |" if endings else ""),
+            "|---|---|---|---|---|---|---|---|" + ("---|" if endings else ""),
         ]
         for variant, results in runs.items():
             stuck = [result["final"]["stuck"] for result in results]
@@ -395,6 +410,7 @@ def variants_section() -> list[str]:
                 f"| {variant} | {overrides} | {seeds} | {sum(stuck)}/{100 * len(results)} | "
                 f"{', '.join(map(str, stuck))} | {iqm(means):.1f} | {', '.join(f'{mean:.0f}' for mean in means)} | "
                 f"{', '.join('-' if value is None else f'{value:.2f}' for value in agreement)} |"
+                + (f" {', '.join(training_endings(result) for result in results)} |" if endings else "")
             )
         lines.append("")
     return lines

@@ -303,6 +303,53 @@ def test_q_gaps_and_progress_against_hand_computed_numbers() -> None:
     assert progress("CartPole-v1", np.zeros(4)) is None
 
 
+def test_run_one_counts_how_lunarlander_training_episodes_end(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("Box2D")
+    from benchmarks import compare
+
+    assert compare.lunar_ending(100.0, terminated=True) == "rest"  # the body fell asleep
+    assert compare.lunar_ending(-100.0, terminated=True) == "crash"
+    assert compare.lunar_ending(-0.3, terminated=False) == "time limit"
+    assert compare.lunar_ending(2.5, terminated=True) is None
+
+    # 600 steps of a network that never trains (random actions throughout), a block every 200 steps
+    monkeypatch.setattr(compare, "hyperparameters", lambda env_id, algo: ({"learning_starts": 10_000}, 600))
+    monkeypatch.setattr(compare, "final_evaluation", lambda model, env_id, seed: {})
+    episodes: list[int] = []
+    from sb3_sarsa import SARSA
+
+    original = SARSA.learn
+
+    def learn_and_count(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        model = original(self, *args, **kwargs)
+        episodes.append(self._episode_num)
+        return model
+
+    monkeypatch.setattr(SARSA, "learn", learn_and_count)
+    result = compare.run_one("LunarLander-v3", "sarsa", 0, 200, 1)
+    assert [block["step"] for block in result["endings"]] == [200, 400, 600]
+    counted = sum(n for block in result["endings"] for key, n in block.items() if key != "step")
+    assert counted == episodes[0] > 0  # every episode that ended, once
+    assert {key for block in result["endings"] for key in block} <= {"step", "rest", "crash", "time limit"}
+    # other envs have no such record
+    monkeypatch.setattr(compare, "hyperparameters", lambda env_id, algo: ({"learning_starts": 10_000}, 200))
+    assert "endings" not in compare.run_one("CartPole-v1", "sarsa", 0, 200, 1)
+
+
+def test_training_endings_of_the_last_fifth() -> None:
+    from benchmarks.stuck import training_endings
+
+    blocks = [
+        {"step": 60_000, "rest": 9, "crash": 1},  # before the last fifth: not counted
+        {"step": 85_000, "rest": 2, "crash": 3, "time limit": 1},
+        {"step": 90_000},  # no episode ended in this block
+        {"step": 100_000, "rest": 4},
+    ]
+    assert training_endings({"budget": 100_000, "endings": blocks}) == "6/10"
+    assert training_endings({"budget": 100_000, "endings": blocks}, last=0.5) == "15/20"
+    assert training_endings({"budget": 100_000}) == "-"
+
+
 def test_final_evaluation_record_and_its_redo_from_the_kept_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from benchmarks.compare import final_evaluation, reevaluate
 
