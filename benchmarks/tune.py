@@ -79,6 +79,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         # the entry chosen from the search's trial 16, as it is (`base` is the older entry of seeds 100-101)
         "t16": {},
         "t16-2x": {},
+        "t16-eps01": {"exploration_final_eps": 0.01},  # `eps01` of seeds 100-101 changed the older entry
     },
 }
 #: Variants trained by another ``benchmarks.compare`` algorithm than ``sarsa`` (the entry at DQN's budget):
