@@ -108,9 +108,10 @@ def peak_memory_mib() -> float:
 
 def lunar_ending(reward: float, terminated: bool) -> str | None:
     """
-    :return: how a LunarLander-v3 training episode ended, from its last step: ``"rest"`` (the lander's
-        body fell asleep: +100), ``"crash"`` (crashed or left the screen: -100), ``"time limit"``, or
-        ``None`` if it did not end
+    :param reward: the last step's reward of an episode that ended
+    :param terminated: whether it ended by termination (else by the time limit)
+    :return: ``"rest"`` (the lander's body fell asleep: +100), ``"crash"`` (crashed or left the screen:
+        -100), ``"time limit"``, or ``None`` for a termination with another last reward (the env has none)
     """
     if not terminated:
         return "time limit"
