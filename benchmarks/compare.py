@@ -180,13 +180,13 @@ def run_one(
             # per evaluation block: how the training episodes that ended in it ended (ENDINGS)
             self.endings: list[dict[str, int]] = []
             self.block: dict[str, int] = {}
+            self.classify = ENDINGS.get(env_id)
 
         def _on_step(self) -> bool:
-            classify = ENDINGS.get(env_id)
-            if classify is not None:
+            if self.classify is not None:
                 for done, reward, info in zip(self.locals["dones"], self.locals["rewards"], self.locals["infos"]):
                     if done:
-                        ending = classify(float(reward), not info.get("TimeLimit.truncated", False))
+                        ending = self.classify(float(reward), not info.get("TimeLimit.truncated", False))
                         self.block[str(ending)] = self.block.get(str(ending), 0) + 1
             if self.num_timesteps >= self.next_eval:
                 self.endings.append({"step": self.num_timesteps, **self.block})

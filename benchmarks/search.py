@@ -732,8 +732,9 @@ def confirm_section(env_id: str, study: Any) -> list[str]:
         "trials `--trials` names; a pruned trial's is that of its last three evaluations before it was stopped).",
     ]
     shared = sorted(set.intersection(*({result["seed"] for result in results} for results in runs.values())))
-    differ = any(len(results) != len(shared) for results in runs.values())
-    if differ and shared:
+    # rows of unequal seeds are also compared on the seeds they all have
+    with_shared = bool(shared) and any(len(results) != len(shared) for results in runs.values())
+    if with_shared:
         lines += [
             "",
             f"*Shared seeds*: the mean of the 100-episode means on the seeds every row has ({seed_range(shared)}),",
@@ -742,8 +743,8 @@ def confirm_section(env_id: str, study: Any) -> list[str]:
     lines += [
         "",
         "| trial | in the search | seeds | IQM of 100-episode means | IQM final eval | stuck (sum) "
-        f"|{' shared seeds |' if differ and shared else ''} 100-episode mean per seed | stuck per seed |",
-        f"|---|---|---|---|---|---|{'---|' if differ and shared else ''}---|---|",
+        f"|{' shared seeds |' if with_shared else ''} 100-episode mean per seed | stuck per seed |",
+        f"|---|---|---|---|---|---|{'---|' if with_shared else ''}---|---|",
     ]
     for trial, results in sorted(runs.items()):
         results.sort(key=lambda result: result["seed"])
@@ -755,7 +756,7 @@ def confirm_section(env_id: str, study: Any) -> list[str]:
             f"| {trial} | {searched} | {len(results)} | {iqm(means):.1f} | "
             f"{iqm([r['final_eval_mean'] for r in results]):.1f} | "
             f"{'-' if None in stuck else sum(stuck)} |"
-            f"{f' {sum(on_shared) / len(on_shared):.1f} |' if differ and shared else ''}"
+            f"{f' {sum(on_shared) / len(on_shared):.1f} |' if with_shared else ''}"
             f" {', '.join(f'{mean:.0f}' for mean in means)} | {', '.join('-' if n is None else str(n) for n in stuck)} |"
         )
     return [*lines, ""]

@@ -196,16 +196,14 @@ def longest_run(actions: list[int], action: int) -> int:
     return best
 
 
-def then_only(model: Any, env_id: str, seed: int, switch: int, action: int) -> dict[str, Any]:
+def then_only(model: Any, env: Any, seed: int, switch: int, action: int) -> dict[str, Any]:
     """
     Replay one greedy episode from its start seed for ``switch`` steps, then take only ``action`` (the
     env's own randomness is seeded by the reset, so the first ``switch`` steps are the recorded ones).
 
+    :param env: a single env with its time limit, as the episode was played in
     :return: whether it then terminated, with which last reward, its length and its return
     """
-    import gymnasium as gym
-
-    env = gym.make(env_id)
     observation, _ = env.reset(seed=seed)
     total, length, reward, terminated = 0.0, 0, 0.0, False
     while True:
@@ -229,12 +227,15 @@ def lunar_rest(model: Any, env_id: str, played: Episodes, loop: int) -> dict[str
     runs of no-op in the loop (the episode ends with +100 only after 25 quiet steps), and does it end
     with +100 if, from the loop's first step on, it only takes no-op.
     """
+    import gymnasium as gym
+
+    env = gym.make(env_id)
     stuck = [index for index, truncated in enumerate(played.truncated) if truncated]
     rows = []
     for index in stuck:
         last = played.observations[index][-1]
         actions = played.actions[index]
-        switched = then_only(model, env_id, played.seeds[index], len(actions) - loop, LUNAR_NOOP)
+        switched = then_only(model, env, played.seeds[index], len(actions) - loop, LUNAR_NOOP)
         rows.append(
             {
                 "seed": played.seeds[index],

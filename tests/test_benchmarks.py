@@ -826,10 +826,14 @@ def test_confirmation_takes_the_trials_with_the_best_last_three_evaluations() ->
     assert confirm_candidates(study, 5) == [1, 2, 0, 4]
 
 
-def test_confirmation_also_runs_the_entrys_trial(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def study_with_the_entry_second() -> tuple[Any, dict[str, Any]]:
+    """
+    :return: a study of three complete trials, the second of them with the values of ``sarsa.yml``'s
+        LunarLander-v3 entry and the lowest evaluations (0: 150-170, 1: 10-30, 2: 100-120), and the
+        other trials' params
+    """
     import optuna
 
-    from benchmarks import search
     from sb3_sarsa.hyperparameters import model_kwargs
     from sb3_sarsa.zoo import entry_trial_params
 
@@ -839,24 +843,24 @@ def test_confirmation_also_runs_the_entrys_trial(tmp_path) -> None:  # type: ign
     other = {**entry, "train_freq": 1 if entry["train_freq"] != 1 else 4}
     for params, values in ((other, [150.0, 160.0, 170.0]), (entry, [10.0, 20.0, 30.0]), (other, [100.0, 110.0, 120.0])):
         study.add_trial(completed_trial(params, values))
+    return study, other
+
+
+def test_confirmation_also_runs_the_entrys_trial() -> None:
+    from benchmarks import search
+
+    study, _ = study_with_the_entry_second()
     assert search.confirm_trials("LunarLander-v3", study, 1) == [0, 1]  # the best, then the entry
     assert search.confirm_trials("LunarLander-v3", study, 2) == [0, 2, 1]
     assert search.confirm_trials("LunarLander-v3", study, 3) == [0, 2, 1]  # already among them
 
 
-def test_confirm_trials_adds_the_named_trials_whatever_their_state(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_confirm_trials_adds_the_named_trials_whatever_their_state() -> None:
     import optuna
 
     from benchmarks import search
-    from sb3_sarsa.hyperparameters import model_kwargs
-    from sb3_sarsa.zoo import entry_trial_params
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize")
-    entry = entry_trial_params(model_kwargs("LunarLander-v3")[0], "LunarLander-v3")
-    other = {**entry, "train_freq": 1 if entry["train_freq"] != 1 else 4}
-    for params, values in ((other, [150.0, 160.0, 170.0]), (entry, [10.0, 20.0, 30.0]), (other, [100.0, 110.0, 120.0])):
-        study.add_trial(completed_trial(params, values))
+    study, other = study_with_the_entry_second()
     pruned = completed_trial({**other, "gamma_hint": 1}, [-50.0, -60.0])  # stopped by the median rule
     study.add_trial(
         optuna.trial.create_trial(
