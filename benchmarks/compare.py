@@ -14,6 +14,7 @@ hyperparameters plus ``n_steps=3`` (SB3's n-step returns), for the envs where ``
 3-step returns, to tell what the returns bring from what the SARSA target brings. ``sarsa-2x`` is
 SARSA with ``sarsa.yml`` for twice DQN's budget (its schedules stretched with it), the second budget
 reported where SARSA needs more steps than DQN (issue 14); not run unless named in ``--algos``.
+``sarsa-4x`` is the same at four times DQN's budget (``benchmarks.tune``'s longer variants).
 
 Runs are interleaved (seed 0 of every env and algorithm, then seed 1, ...), at most ``--jobs``
 (default 2) at once, each in its own process with one torch thread. Each run writes its result
@@ -50,11 +51,11 @@ FINAL_EPISODES = 100
 DOCS = ROOT / "docs"
 DISCUSSION = ROOT / "benchmarks" / "discussion.md"
 ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3")
-ALGOS = ("sarsa", "expected", "dqn", "sarsa-same", "dqn-n3", "sarsa-2x")
+ALGOS = ("sarsa", "expected", "dqn", "sarsa-same", "dqn-n3", "sarsa-2x", "sarsa-4x")
 #: What ``python -m benchmarks.compare`` runs without ``--algos``
 DEFAULT_ALGOS = ("sarsa", "expected", "dqn", "sarsa-same", "dqn-n3")
 #: Budget of an algorithm as a multiple of DQN's ``n_timesteps`` (1 unless named here)
-BUDGET_FACTORS = {"sarsa-2x": 2}
+BUDGET_FACTORS = {"sarsa-2x": 2, "sarsa-4x": 4}
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
 BOOTSTRAP_SEED = 0
 IQM_TARGETS = {"Acrobot-v1": -80.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
@@ -67,6 +68,7 @@ LABELS = {
     "sarsa-same": "SARSA (dqn.yml)",
     "dqn-n3": "DQN (dqn.yml, n_steps=3)",
     "sarsa-2x": "SARSA (sarsa.yml, 2x DQN's steps)",
+    "sarsa-4x": "SARSA (sarsa.yml, 4x DQN's steps)",
 }
 
 
@@ -91,6 +93,18 @@ def hyperparameters(env_id: str, algo: str) -> tuple[dict[str, Any], int]:
         kwargs, _ = model_kwargs(env_id, load_config())
         kwargs["target"] = "expected" if algo == "expected" else "sarsa"
     return kwargs, budget
+
+
+def with_overrides(kwargs: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """
+    :param kwargs: constructor arguments
+    :param overrides: arguments that replace some of them (a ``learning_rate`` may be a zoo ``lin_<rate>`` schedule)
+    :return: the arguments with the overrides, read as rl-zoo3 reads a hyperparameter file
+    """
+    from sb3_sarsa.hyperparameters import parse_learning_rate
+
+    read = {key: parse_learning_rate(value) if key == "learning_rate" else value for key, value in overrides.items()}
+    return {**kwargs, **read}
 
 
 def proc_status_mib(field: str) -> float:
@@ -150,7 +164,8 @@ def run_one(
 ) -> dict[str, Any]:
     """Train one agent and evaluate it along the way, then on 100 start states.
 
-    :param overrides: constructor arguments that replace the configuration's (``benchmarks.tune``)
+    :param overrides: constructor arguments that replace the configuration's (``benchmarks.tune``); a
+        ``learning_rate`` may be a zoo ``lin_<rate>`` schedule
     :param model_path: where to save the final model
     :return: the run's record (curve, final eval mean, first step at the threshold, speed, memory,
         the 100-episode final evaluation)
@@ -167,7 +182,7 @@ def run_one(
 
     th.set_num_threads(1)
     kwargs, budget = hyperparameters(env_id, algo)
-    kwargs.update(overrides or {})
+    kwargs = with_overrides(kwargs, overrides or {})
     eval_env = Monitor(gym.make(env_id))
     eval_env.reset(seed=10_000 + seed)
 
