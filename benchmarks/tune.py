@@ -85,6 +85,11 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         # entry's (the step sizes of SARSA's convergence proof must shrink: Singh et al. 2000, Machine Learning 38)
         "t16-4x": {},
         "lin-4x": {"learning_rate": "lin_4.58e-4"},
+        # On the pad a greedy policy that fires a side engine never rests: one no-op changes nothing while the next
+        # step fires again, so SARSA sees no-op worth only the fuel it saves. An exploration that repeats no-op
+        # for 25 steps lets the body fall asleep (+100) and puts runs of no-op into the buffer: epsilon-z-greedy
+        # (Dabney et al. 2021) with the paper's mu = 2
+        "ez2": {"exploration_zeta": 2.0},
     },
 }
 #: Variants trained by another ``benchmarks.compare`` algorithm than ``sarsa`` (the entry at DQN's budget):

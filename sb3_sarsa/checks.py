@@ -1,6 +1,7 @@
 """Checks of user input that raise an error naming the problem before any work is done."""
 
 import inspect
+import math
 from typing import Any
 
 from gymnasium import spaces
@@ -163,3 +164,30 @@ def check_target_epsilon(target_epsilon: float | None, target: str) -> float | N
             "next action stored with each transition, drawn with the behaviour's epsilon."
         )
     return float(target_epsilon)
+
+
+def check_exploration_zeta(exploration_zeta: float | None, target: str) -> float | None:
+    """
+    :return: ``exploration_zeta``, checked
+    :raises ValueError: for a value that is not a number above 1 (a zeta distribution's exponent must be), or a
+        value with a target other than ``"sarsa"`` (Expected SARSA's target takes the expectation under one-step
+        epsilon-greedy, which is not the policy that acts when explorations last several steps)
+    """
+    if exploration_zeta is None:
+        return None
+    if (
+        isinstance(exploration_zeta, bool)
+        or not isinstance(exploration_zeta, (int, float))
+        or not math.isfinite(exploration_zeta)
+        or exploration_zeta <= 1.0
+    ):
+        raise ValueError(
+            f"exploration_zeta must be None (one-step epsilon-greedy) or a number above 1 (the exponent of the zeta "
+            f"distribution of exploration durations), got {exploration_zeta!r}."
+        )
+    if target != "sarsa":
+        raise ValueError(
+            f"exploration_zeta applies to target='sarsa' only (got target={target!r}): the expected target averages "
+            "over one-step epsilon-greedy, not over explorations that last several steps."
+        )
+    return float(exploration_zeta)

@@ -20,7 +20,14 @@ from stable_baselines3.dqn import DQN
 from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
 
 from sb3_sarsa.buffers import DictSarsaReplayBuffer, NextActionStorage, SarsaReplayBuffer
-from sb3_sarsa.checks import check_parameters, check_policy_kwargs, check_recency, check_spaces, check_target_epsilon
+from sb3_sarsa.checks import (
+    check_exploration_zeta,
+    check_parameters,
+    check_policy_kwargs,
+    check_recency,
+    check_spaces,
+    check_target_epsilon,
+)
 from sb3_sarsa.her import HerSarsaReplayBuffer
 from sb3_sarsa.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SarsaPolicy, SarsaQNetwork
 from sb3_sarsa.recency import ere_window
@@ -145,6 +152,14 @@ class SARSA(DQN):
         behaviour still explores more (the decay of epsilon), and is on-policy once the behaviour's
         epsilon has reached it. ``0``: the greedy value, its action chosen by the online network (Double
         DQN's target).
+    :param exploration_zeta: ``None`` (default): epsilon-greedy, each random action lasts one step. A number
+        ``mu > 1``: epsilon-z-greedy (Dabney, Ostrovski & Barreto, 2021, "Temporally-Extended
+        epsilon-Greedy Exploration"; ``mu=2`` in the paper): a coin that says explore draws a uniformly
+        random action and a duration n from the zeta distribution ``P(n) ~ n ** -mu``, and the env repeats
+        that action for n steps, tossing no coin meanwhile. A duration ends with its episode (at a
+        truncation the stored ``a'`` still continues it). The stored ``a'`` is the action really executed
+        next, so the target is SARSA's, for this behaviour. ``predict(deterministic=False)`` stays one-step
+        epsilon-greedy. With ``target="sarsa"`` only.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -196,12 +211,14 @@ class SARSA(DQN):
         recent_eta: float = 1.0,
         recent_min_size: int = 2500,
         target_epsilon: float | None = None,
+        exploration_zeta: float | None = None,
         _init_setup_model: bool = True,
     ) -> None:
         self.target = check_target(target)
         self.loss = check_loss(loss)
         self.recent_eta, self.recent_min_size = check_recency(recent_eta, recent_min_size)
         self.target_epsilon = check_target_epsilon(target_epsilon, self.target)
+        self.exploration_zeta = check_exploration_zeta(exploration_zeta, self.target)
         if _init_setup_model:
             # On load (_init_setup_model=False) the saved values replace these defaults anyway.
             check_parameters(
@@ -252,6 +269,9 @@ class SARSA(DQN):
         setattr(self, SARSA_FORMAT_KEY, self.SAVE_FORMAT_VERSION)
         # Actions drawn for the next env step (one per env), None until drawn from a fresh reset.
         self._next_actions: np.ndarray | None = None
+        # With exploration_zeta: per env, the random action being repeated and how many more steps it lasts.
+        self._exploring_action: np.ndarray | None = None
+        self._exploring_left: np.ndarray | None = None
         self._last_finite_loss: float | None = None
         self._warned_negative_reward = False
         # Last measured train/next_action_agreement and the update count when it was measured.
@@ -328,8 +348,9 @@ class SARSA(DQN):
         env_reset = reset_num_timesteps or self._last_obs is None
         result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
         if env_reset:
-            # Actions drawn for observations of an episode that was reset are void.
+            # Actions drawn for observations of an episode that was reset are void, and so are explorations.
             self._next_actions = None
+            self._exploring_left = None
         return result
 
     # ----------------------------------------------------------------------------------------
@@ -364,12 +385,60 @@ class SARSA(DQN):
         with th.no_grad():
             return self.policy._predict(obs_tensor, deterministic=True).cpu().numpy().reshape(-1)
 
-    def _draw_actions(self, observation: Obs) -> np.ndarray:
-        """Behaviour actions: uniform during warm-up, then epsilon-greedy with the current epsilon."""
+    def _draw_actions(
+        self, observation: Obs, ended: np.ndarray | None = None, truncated: list[int] | None = None
+    ) -> np.ndarray:
+        """
+        Behaviour actions: uniform during warm-up, then epsilon-greedy with the current epsilon
+        (epsilon-z-greedy with ``exploration_zeta``).
+
+        :param observation: one row per env (the next step's observations), then one row per env of
+            ``truncated`` (its terminal observation, whose ``a'`` the target bootstraps from)
+        :param ended: per env, whether its episode just ended (which ends its exploration)
+        :param truncated: the envs of the rows after the first ``n_envs``
+        """
         if self.num_timesteps < self.learning_starts:
             return np.array([self.action_space.sample() for _ in range(_batch_size(observation))], dtype=np.int64)
         self.exploration_rate = self.exploration_schedule(self._current_progress_remaining)
-        return self._epsilon_greedy(observation, self.exploration_rate)
+        if self.exploration_zeta is None:
+            return self._epsilon_greedy(observation, self.exploration_rate)
+        return self._extended_epsilon_greedy(observation, self.exploration_rate, ended, truncated or [])
+
+    def _extended_epsilon_greedy(
+        self, observation: Obs, epsilon: float, ended: np.ndarray | None, truncated: list[int]
+    ) -> np.ndarray:
+        """
+        Epsilon-z-greedy actions (``exploration_zeta``), rows as in :meth:`_draw_actions`.
+
+        A row of an env that is repeating a random action repeats it; any other row tosses the
+        epsilon coin, and an env whose coin says explore starts a new exploration. The rows of
+        terminal observations continue the exploration their episode had, and change nothing.
+        """
+        n_envs = self.n_envs
+        if self._exploring_left is None or self._exploring_action is None:
+            self._exploring_left = np.zeros(n_envs, dtype=np.int64)
+            self._exploring_action = np.zeros(n_envs, dtype=np.int64)
+        if ended is not None:
+            left_before = self._exploring_left.copy()
+            self._exploring_left[np.asarray(ended, dtype=bool)] = 0
+        else:
+            left_before = self._exploring_left
+        env_of_row = np.concatenate([np.arange(n_envs), np.asarray(truncated, dtype=np.int64)])
+        left = np.concatenate([self._exploring_left, left_before[truncated]])
+        repeating = left > 0
+        explore = ~repeating & (np.random.rand(len(env_of_row)) < epsilon)
+        actions = np.empty(len(env_of_row), dtype=np.int64)
+        actions[repeating] = self._exploring_action[env_of_row[repeating]]
+        actions[explore] = [self.action_space.sample() for _ in range(int(np.count_nonzero(explore)))]
+        greedy = ~(repeating | explore)
+        if greedy.any():
+            actions[greedy] = self._greedy_actions(_select_rows(observation, greedy))
+        # The next step's rows: a repeated action counts down, a new exploration lasts n ~ zeta steps.
+        self._exploring_left[repeating[:n_envs]] -= 1
+        for env in np.flatnonzero(explore[:n_envs]):
+            self._exploring_action[env] = actions[env]
+            self._exploring_left[env] = int(np.random.zipf(cast(float, self.exploration_zeta))) - 1
+        return actions
 
     def _sample_action(
         self,
@@ -404,7 +473,7 @@ class SARSA(DQN):
         self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
         truncated = (
             [
-                i
+                int(i)
                 for i in np.flatnonzero(dones)
                 if infos[i].get("TimeLimit.truncated", False) and "terminal_observation" in infos[i]
             ]
@@ -412,12 +481,14 @@ class SARSA(DQN):
             else []
         )
         if truncated:
-            drawn = self._draw_actions(_append_rows(new_obs, [infos[i]["terminal_observation"] for i in truncated]))
+            drawn = self._draw_actions(
+                _append_rows(new_obs, [infos[i]["terminal_observation"] for i in truncated]), dones, truncated
+            )
             self._next_actions = drawn[: len(dones)]
             stored_next_actions = self._next_actions.copy()
             stored_next_actions[truncated] = drawn[len(dones) :]
         else:
-            self._next_actions = stored_next_actions = self._draw_actions(new_obs)
+            self._next_actions = stored_next_actions = self._draw_actions(new_obs, dones)
         self._warn_if_negative_reward(reward)
         buffer = cast(SarsaReplayBuffer, _AddWithNextAction(cast(SarsaReplayBuffer, replay_buffer), stored_next_actions))
         super()._store_transition(buffer, buffer_action, new_obs, reward, dones, infos)  # type: ignore[arg-type]

@@ -1014,7 +1014,7 @@ def test_memory_growth_compares_dqn_on_sarsas_hyperparameters() -> None:
     sarsa = variant_kwargs("LunarLander-v3", "sarsa")
     same = variant_kwargs("LunarLander-v3", "dqn-same")
     assert sarsa == hyperparameters("LunarLander-v3", "sarsa")[0] and "target" in sarsa and "loss" in sarsa
-    assert sarsa_only() == {"target", "loss", "target_epsilon", "recent_eta", "recent_min_size"}
+    assert sarsa_only() == {"target", "loss", "target_epsilon", "recent_eta", "recent_min_size", "exploration_zeta"}
     assert same == {key: value for key, value in sarsa.items() if key not in {"target", "loss"}}
     assert variant_kwargs("LunarLander-v3", "dqn") == hyperparameters("LunarLander-v3", "dqn")[0]
     # From the first record at a third of the run (step 20,000 of 60,000) to the last: 30 MiB over 40,000 steps.
