@@ -185,6 +185,8 @@ def analyse(
 #: does after half a second (25 steps at the env's 50 frames per second) below its speed tolerances; firing
 #: any engine wakes it.
 LUNAR_NOOP = 0
+#: Runs of no-op given to a landed stuck lander from its loop's first step, each followed by the greedy policy again
+QUIET_RUNS = (1, 5, 10, 20, 24, 25, 30)
 
 
 def longest_run(actions: list[int], action: int) -> int:
@@ -196,18 +198,19 @@ def longest_run(actions: list[int], action: int) -> int:
     return best
 
 
-def then_only(model: Any, env: Any, seed: int, switch: int, action: int) -> dict[str, Any]:
+def then_only(model: Any, env: Any, seed: int, switch: int, action: int, steps: int | None = None) -> dict[str, Any]:
     """
     Replay one greedy episode from its start seed for ``switch`` steps, then take only ``action`` (the
     env's own randomness is seeded by the reset, so the first ``switch`` steps are the recorded ones).
 
     :param env: a single env with its time limit, as the episode was played in
+    :param steps: take ``action`` for this many steps only, then act greedily again (``None``: to the end)
     :return: whether it then terminated, with which last reward, its length and its return
     """
     observation, _ = env.reset(seed=seed)
     total, length, reward, terminated = 0.0, 0, 0.0, False
     while True:
-        if length < switch:
+        if length < switch or (steps is not None and length >= switch + steps):
             chosen, _ = model.predict(observation, deterministic=True)
             chosen = int(np.asarray(chosen).reshape(-1)[0])
         else:
@@ -225,7 +228,9 @@ def lunar_rest(model: Any, env_id: str, played: Episodes, loop: int) -> dict[str
     """
     LunarLander-v3's stuck episodes: is the lander down on both legs at the time limit, how long are its
     runs of no-op in the loop (the episode ends with +100 only after 25 quiet steps), and does it end
-    with +100 if, from the loop's first step on, it only takes no-op.
+    with +100 if, from the loop's first step on, it only takes no-op. A lander down on both legs is also
+    replayed with each run of no-op of :data:`QUIET_RUNS` from the loop's first step, then greedily again
+    (``quiet_runs``): what a run of quiet steps shorter than 25 is worth to the greedy policy.
     """
     import gymnasium as gym
 
@@ -236,14 +241,20 @@ def lunar_rest(model: Any, env_id: str, played: Episodes, loop: int) -> dict[str
         last = played.observations[index][-1]
         actions = played.actions[index]
         switched = then_only(model, env, played.seeds[index], len(actions) - loop, LUNAR_NOOP)
+        down = bool(last[6] > 0.5 and last[7] > 0.5)
+        quiet = {
+            str(steps): then_only(model, env, played.seeds[index], len(actions) - loop, LUNAR_NOOP, steps)
+            for steps in (QUIET_RUNS if down else ())
+        }
         rows.append(
             {
                 "seed": played.seeds[index],
-                "both_legs_down": bool(last[6] > 0.5 and last[7] > 0.5),
+                "both_legs_down": down,
                 "height": float(last[1]),
                 "longest_noop_run": longest_run(actions[-loop:], LUNAR_NOOP),
                 "greedy_return": played.returns[index],
                 "noop_from_loop_start": switched,
+                "quiet_runs": quiet,
             }
         )
     return {"stuck": rows, "actions_in_loops": action_counts([played.actions[index][-loop:] for index in stuck])}
@@ -366,6 +377,25 @@ def rest_lines(result: dict[str, Any]) -> list[str]:
         f"Replayed greedily up to the first of those {loop} steps, then only no-op: {len(rested)} of {len(rows)} end "
         f"with +100, mean return {np.mean([run['return'] for run in switched]):.1f} (greedy to the time limit: "
         f"{np.mean([row['greedy_return'] for row in rows]):.1f}).",
+        *quiet_lines(rows),
+    ]
+
+
+def quiet_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """:return: the report's line on the landed stuck landers given k no-op, then the greedy policy again"""
+    landed = [row for row in rows if row.get("quiet_runs")]
+    if not landed:
+        return []
+    parts = []
+    for steps in landed[0]["quiet_runs"]:
+        runs = [row["quiet_runs"][steps] for row in landed]
+        rested = sum(run["terminated"] and run["last_reward"] == 100.0 for run in runs)
+        parts.append(
+            f"{steps}: {rested} of {len(runs)} end with +100, mean return {np.mean([run['return'] for run in runs]):.1f}"
+        )
+    return [
+        f"The {len(landed)} landed ones, replayed greedily up to the loop's first step, then k no-op, then greedily "
+        f"again (greedy throughout: {np.mean([row['greedy_return'] for row in landed]):.1f}): k = " + "; ".join(parts) + ".",
     ]
 
 

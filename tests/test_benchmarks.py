@@ -504,8 +504,19 @@ def test_lunar_rest_finds_a_lander_that_landed_but_never_switches_off(tmp_path) 
     # per second), and the episode ends there with +100.
     switched = [row["noop_from_loop_start"] for row in rest["stuck"]]
     assert [(run["terminated"], run["last_reward"], run["length"]) for run in switched] == [(True, 100.0, 825)] * 2
+    # k no-op from step 800, then the twitch again: nothing changes until the run is 25 steps long
+    quiet = [row["quiet_runs"] for row in rest["stuck"]]
+    assert quiet[0].keys() == {"1", "5", "10", "20", "24", "25", "30"}
+    for runs in quiet:
+        assert all(run["length"] == 1000 and not run["terminated"] for k, run in runs.items() if int(k) < 25)
+        assert all(
+            (run["terminated"], run["last_reward"], run["length"]) == (True, 100.0, 825)
+            for k, run in runs.items()
+            if int(k) >= 25
+        )
     text = " ".join(rest_lines({"lunar_rest": rest, "loop_steps": 200}))
     assert "2 of the 2 stuck episodes are down on both legs" in text and "then only no-op: 2 of 2 end with +100" in text
+    assert "k = 1: 0 of 2 end with +100" in text and "24: 0 of 2 end with +100" in text and "25: 2 of 2 end with +100" in text
     assert rest_lines({"loop_steps": 200}) == []  # other envs' analyses have no such lines
 
 
