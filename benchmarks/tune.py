@@ -82,9 +82,11 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "t16-eps01": {"exploration_final_eps": 0.01},  # `eps01` of seeds 100-101 changed the older entry
         # the entry's 200,000-step evaluations still swing by 100 or more late in training (seed 3: 258, 188, 44):
         # four times DQN's steps, with the constant rate and with a rate that falls linearly to 0 from twice the
-        # entry's (the step sizes of SARSA's convergence proof must shrink: Singh et al. 2000, Machine Learning 38)
+        # entry's (the step sizes of SARSA's convergence proof must shrink: Singh et al. 2000, Machine Learning 38);
+        # lin-2x is that rate at twice DQN's steps
         "t16-4x": {},
         "lin-4x": {"learning_rate": "lin_4.58e-4"},
+        "lin-2x": {"learning_rate": "lin_4.58e-4"},
         # On the pad a greedy policy that fires a side engine never rests: one no-op changes nothing while the next
         # step fires again, so SARSA sees no-op worth only the fuel it saves. An exploration that repeats no-op
         # for 25 steps lets the body fall asleep (+100) and puts runs of no-op into the buffer: epsilon-z-greedy
@@ -104,6 +106,7 @@ VARIANT_ALGOS: dict[str, dict[str, str]] = {
         "t16-2x": "sarsa-2x",
         "t16-4x": "sarsa-4x",
         "lin-4x": "sarsa-4x",
+        "lin-2x": "sarsa-2x",
     },
 }
 
