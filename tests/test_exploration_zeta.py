@@ -86,9 +86,9 @@ def test_at_a_truncation_a_prime_continues_the_exploration(monkeypatch: pytest.M
     assert buffer.next_actions[4, 0, 0] == 0
 
 
-@pytest.mark.parametrize("n_envs", [1, 4])
-def test_buffer_matches_the_executed_trajectory_with_extended_exploration(n_envs: int) -> None:
-    model, recorders, draws = run(n_envs, 600 * n_envs, exploration_zeta=2.0)
+@pytest.mark.parametrize("n_envs, dict_obs", [(1, False), (4, False), (2, True)])
+def test_buffer_matches_the_executed_trajectory_with_extended_exploration(n_envs: int, dict_obs: bool) -> None:
+    model, recorders, draws = run(n_envs, 600 * n_envs, dict_obs=dict_obs, exploration_zeta=2.0)
     counts = check_buffer_against_trajectory(model, recorders, draws)
     assert counts["truncated"] >= 10 * n_envs and counts["terminated"] >= 10 * n_envs
 
