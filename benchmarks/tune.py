@@ -80,7 +80,8 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "t16": {},
         "t16-2x": {},
         "t16-eps01": {"exploration_final_eps": 0.01},  # `eps01` of seeds 100-101 changed the older entry
-        # the entry's 200,000-step evaluations still swing by 100 or more late in training (seed 3: 258, 188, 44):
+        # the entry's 200,000-step evaluations still swing by 100 or more late in training (sarsa-2x seed 3: 258, 188
+        # and 44 at 160,000, 180,000 and 200,000 steps):
         # four times DQN's steps, with the constant rate and with a rate that falls linearly to 0 from twice the
         # entry's (the step sizes of SARSA's convergence proof must shrink: Singh et al. 2000, Machine Learning 38);
         # lin-2x is that rate at twice DQN's steps
