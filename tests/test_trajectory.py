@@ -32,8 +32,8 @@ def run(n_envs: int, n_steps_total: int, dict_obs: bool = False, **kwargs: Any) 
     draws: list[tuple[Any, np.ndarray]] = []
     original = model._draw_actions
 
-    def spy(observation: Any, *args: Any) -> np.ndarray:
-        actions = original(observation, *args)
+    def spy(observation: Any, ended: np.ndarray | None = None, truncated: list[int] | None = None) -> np.ndarray:
+        actions = original(observation, ended, truncated)
         draws.append((observation, actions.copy()))
         return actions
 
