@@ -367,17 +367,26 @@ class SARSA(DQN):
         """
         n_rows = _batch_size(observation)
         explore = np.random.rand(n_rows) < epsilon
-        n_explore = int(np.count_nonzero(explore))
-        if n_explore == n_rows:
-            return np.array([self.action_space.sample() for _ in range(n_rows)], dtype=np.int64)
-        greedy_rows = observation if n_explore == 0 else _select_rows(observation, ~explore)
-        greedy = self._greedy_actions(greedy_rows) if collecting else self.policy.predict(greedy_rows, deterministic=True)[0]
-        if n_explore == 0:
-            return np.asarray(greedy, dtype=np.int64).reshape(n_rows)
         actions = np.empty(n_rows, dtype=np.int64)
-        actions[~explore] = greedy
-        actions[explore] = [self.action_space.sample() for _ in range(n_explore)]
+        self._fill_actions(observation, actions, explore, ~explore, collecting)
         return actions
+
+    def _fill_actions(
+        self, observation: Obs, actions: np.ndarray, explore: np.ndarray, greedy: np.ndarray, collecting: bool = True
+    ) -> None:
+        """
+        Write uniformly random actions into the rows of ``explore`` and the greedy actions into those of
+        ``greedy``; the Q-network runs once, on the greedy rows only (not at all if there are none).
+
+        :param collecting: as in :meth:`_epsilon_greedy`
+        """
+        if greedy.any():
+            greedy_rows = observation if greedy.all() else _select_rows(observation, greedy)
+            chosen = (
+                self._greedy_actions(greedy_rows) if collecting else self.policy.predict(greedy_rows, deterministic=True)[0]
+            )
+            actions[greedy] = np.asarray(chosen, dtype=np.int64).reshape(-1)
+        actions[explore] = [self.action_space.sample() for _ in range(int(np.count_nonzero(explore)))]
 
     def _greedy_actions(self, observation: Obs) -> np.ndarray:
         """Greedy actions of a batch: ``policy.predict`` without its switch to evaluation mode."""
@@ -429,10 +438,7 @@ class SARSA(DQN):
         explore = ~repeating & (np.random.rand(len(env_of_row)) < epsilon)
         actions = np.empty(len(env_of_row), dtype=np.int64)
         actions[repeating] = self._exploring_action[env_of_row[repeating]]
-        actions[explore] = [self.action_space.sample() for _ in range(int(np.count_nonzero(explore)))]
-        greedy = ~(repeating | explore)
-        if greedy.any():
-            actions[greedy] = self._greedy_actions(_select_rows(observation, greedy))
+        self._fill_actions(observation, actions, explore, ~(repeating | explore))
         # The next step's rows: a repeated action counts down, a new exploration lasts n ~ zeta steps.
         self._exploring_left[repeating[:n_envs]] -= 1
         for env in np.flatnonzero(explore[:n_envs]):
