@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.compare import FINAL_FIRST_SEED, ROOT, command_line, discussion_section, record_command
+from benchmarks.compare import FINAL_FIRST_SEED, ROOT, command_line, discussion_section, lunar_ending, record_command
 from sb3_sarsa.evaluation import Episodes, run_episodes
 
 STUCK = ROOT / "benchmarks" / "stuck"
@@ -363,7 +363,7 @@ def rest_lines(result: dict[str, Any]) -> list[str]:
         return []
     rows = rest["stuck"]
     switched = [row["noop_from_loop_start"] for row in rows]
-    rested = [run for run in switched if run["terminated"] and run["last_reward"] == 100.0]
+    rested = [run for run in switched if came_to_rest(run)]
     runs = sorted(row["longest_noop_run"] for row in rows)
     loop = result["loop_steps"]
     return [
@@ -381,6 +381,11 @@ def rest_lines(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def came_to_rest(run: dict[str, Any]) -> bool:
+    """:return: whether a replay of :func:`then_only` ended at rest (:func:`benchmarks.compare.lunar_ending`)"""
+    return lunar_ending(run["last_reward"], run["terminated"]) == "rest"
+
+
 def quiet_lines(rows: list[dict[str, Any]]) -> list[str]:
     """:return: the report's line on the landed stuck landers given k no-op, then the greedy policy again"""
     landed = [row for row in rows if row.get("quiet_runs")]
@@ -389,7 +394,7 @@ def quiet_lines(rows: list[dict[str, Any]]) -> list[str]:
     parts = []
     for steps in landed[0]["quiet_runs"]:
         runs = [row["quiet_runs"][steps] for row in landed]
-        rested = sum(run["terminated"] and run["last_reward"] == 100.0 for run in runs)
+        rested = sum(came_to_rest(run) for run in runs)
         parts.append(
             f"{steps}: {rested} of {len(runs)} end with +100, mean return {np.mean([run['return'] for run in runs]):.1f}"
         )
