@@ -96,6 +96,11 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         # at mu = 2 an exploration lasts 4.4 to 5.2 steps on average when 300 to 1,000 steps of the episode are left,
         # so epsilon 0.116 explores on about a third of the steps; 0.03 explores on about the entry's share (0.116)
         "ez2-eps03": {"exploration_zeta": 2.0, "exploration_final_eps": 0.03},
+        # On the stuck landers' pad states the greedy step ties no-op and a side engine within 0.08 while a no-op
+        # is worth the 0.025 of fuel it saves (benchmarks/stuck/discussion.md): a gap smaller than the network's
+        # error. A dueling head learns the advantages apart from the state value, which Wang et al. (2016) found
+        # helps where actions' values differ little
+        "duel": {"policy_kwargs": {"net_arch": [256, 256], "dueling": True}},
     },
 }
 #: Variants trained by another ``benchmarks.compare`` algorithm than ``sarsa`` (the entry at DQN's budget):

@@ -119,7 +119,7 @@ def _accepted_policy_kwargs(policy_class: type[BasePolicy]) -> set[str]:
 def check_policy_kwargs(policy_class: type[BasePolicy], policy_kwargs: dict[str, Any] | None) -> None:
     """
     :raises TypeError: if the policy is not a SARSA policy
-    :raises ValueError: naming an unknown policy keyword, or a ``softplus_head`` that is not a bool
+    :raises ValueError: naming an unknown policy keyword, or a ``softplus_head`` or ``dueling`` that is not a bool
     """
     if not (isinstance(policy_class, type) and issubclass(policy_class, SarsaPolicy)):
         raise TypeError(
@@ -132,9 +132,10 @@ def check_policy_kwargs(policy_class: type[BasePolicy], policy_kwargs: dict[str,
             f"Unknown policy keyword(s) {', '.join(unknown)} for {policy_class.__name__}: "
             f"valid keywords are {', '.join(sorted(accepted))}."
         )
-    softplus_head = (policy_kwargs or {}).get("softplus_head", False)
-    if not isinstance(softplus_head, bool):
-        raise ValueError(f"softplus_head must be True or False, got {softplus_head!r}.")
+    for flag in ("softplus_head", "dueling"):
+        value = (policy_kwargs or {}).get(flag, False)
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False, got {value!r}.")
 
 
 def check_recency(recent_eta: float, recent_min_size: int) -> tuple[float, int]:
