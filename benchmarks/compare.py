@@ -95,6 +95,37 @@ def hyperparameters(env_id: str, algo: str) -> tuple[dict[str, Any], int]:
     return kwargs, budget
 
 
+def env_wrapper_spec(env_id: str, algo: str) -> Any:
+    """
+    :return: the ``env_wrapper`` entry (rl-zoo3's format) of the hyperparameter file the run takes its
+        values from (``dqn.yml`` for ``dqn``, ``dqn-n3`` and ``sarsa-same``, else ``sarsa.yml``), or ``None``
+    """
+    import rl_zoo3
+    import yaml
+
+    from sb3_sarsa.hyperparameters import load_config
+
+    if algo in ("dqn", "dqn-n3", "sarsa-same"):
+        config = yaml.safe_load((pathlib.Path(rl_zoo3.__file__).parent / "hyperparams" / "dqn.yml").read_text())
+    else:
+        config = load_config()
+    return config.get(env_id, config.get("default", {})).get("env_wrapper")
+
+
+def make_env(env_id: str, wrapper: Any = None) -> Any:
+    """
+    :param wrapper: an ``env_wrapper`` entry in rl-zoo3's format (``None``: none)
+    :return: ``gym.make(env_id)`` wrapped as ``rl_zoo3 train`` wraps it
+    """
+    import gymnasium as gym
+
+    from sb3_sarsa.hyperparameters import env_wrapper
+
+    env = gym.make(env_id)
+    wrap = env_wrapper({"env_wrapper": wrapper}) if wrapper is not None else None
+    return env if wrap is None else wrap(env)
+
+
 def with_overrides(kwargs: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """
     :param kwargs: constructor arguments
@@ -136,20 +167,21 @@ def lunar_ending(reward: float, terminated: bool) -> str | None:
 ENDINGS: dict[str, Callable[[float, bool], str | None]] = {"LunarLander-v3": lunar_ending}
 
 
-def final_evaluation(model: Any, env_id: str, seed: int, episodes: int = FINAL_EPISODES) -> dict[str, Any]:
+def final_evaluation(
+    model: Any, env_id: str, seed: int, episodes: int = FINAL_EPISODES, wrapper: Any = None
+) -> dict[str, Any]:
     """
     The final evaluation of the model of training seed ``seed``: ``episodes`` greedy episodes, each
     from its own seeded start state (``FINAL_FIRST_SEED + 1000 * seed + i``).
 
+    :param wrapper: the run's ``env_wrapper`` entry (:func:`make_env`)
     :return: the record's ``final`` entry: per-episode seeds, returns, lengths, truncations; the mean;
         the episodes stuck at the time limit (``None`` on envs without a goal)
     """
-    import gymnasium as gym
-
     from sb3_sarsa.evaluation import run_episodes
 
     first = FINAL_FIRST_SEED + 1000 * seed
-    found = run_episodes(model, gym.make(env_id), range(first, first + episodes))
+    found = run_episodes(model, make_env(env_id, wrapper), range(first, first + episodes))
     return {"mean": found.mean, "stuck": found.stuck(env_id), "episodes": found.to_dict()}
 
 
@@ -165,12 +197,12 @@ def run_one(
     """Train one agent and evaluate it along the way, then on 100 start states.
 
     :param overrides: constructor arguments that replace the configuration's (``benchmarks.tune``); a
-        ``learning_rate`` may be a zoo ``lin_<rate>`` schedule
+        ``learning_rate`` may be a zoo ``lin_<rate>`` schedule, and ``env_wrapper`` (rl-zoo3's format)
+        replaces the configuration's env wrapper for training and for both evaluations
     :param model_path: where to save the final model
     :return: the run's record (curve, final eval mean, first step at the threshold, speed, memory,
         the 100-episode final evaluation)
     """
-    import gymnasium as gym
     import numpy as np
     import torch as th
     from stable_baselines3 import DQN
@@ -182,8 +214,10 @@ def run_one(
 
     th.set_num_threads(1)
     kwargs, budget = hyperparameters(env_id, algo)
-    kwargs = with_overrides(kwargs, overrides or {})
-    eval_env = Monitor(gym.make(env_id))
+    overrides = dict(overrides or {})
+    wrapper = overrides.pop("env_wrapper") if "env_wrapper" in overrides else env_wrapper_spec(env_id, algo)
+    kwargs = with_overrides(kwargs, overrides)
+    eval_env = Monitor(make_env(env_id, wrapper))
     eval_env.reset(seed=10_000 + seed)
 
     class Evaluate(BaseCallback):
@@ -216,7 +250,8 @@ def run_one(
             return True
 
     model_class = DQN if algo in ("dqn", "dqn-n3") else SARSA
-    model = model_class("MlpPolicy", env_id, seed=seed, **kwargs)
+    # without a wrapper SB3 makes the env from its id, as it always did here
+    model = model_class("MlpPolicy", env_id if wrapper is None else make_env(env_id, wrapper), seed=seed, **kwargs)
     callback = Evaluate()
     start = time.perf_counter()
     model.learn(budget, callback=callback)
@@ -233,6 +268,7 @@ def run_one(
         "seed": seed,
         "budget": budget,
         "hyperparameters": {key: repr(value) for key, value in kwargs.items()},
+        **({"env_wrapper": wrapper} if wrapper is not None else {}),
         "curve": callback.curve,
         "final_eval_mean": callback.curve[-1][1] if callback.curve else None,
         "first_step_to_threshold": reached[0] if reached else None,
@@ -240,7 +276,7 @@ def run_one(
         "train_seconds": train_seconds,
         "steps_per_second": budget / train_seconds,
         "peak_memory_mib": peak_memory_mib(),
-        "final": final_evaluation(model, env_id, seed),
+        "final": final_evaluation(model, env_id, seed, wrapper=wrapper),
         # SARSA only: share of sampled a' equal to today's greedy action, at the last measurement
         "next_action_agreement": getattr(model, "_agreement", None),
         **({"endings": callback.endings} if env_id in ENDINGS else {}),
@@ -270,7 +306,8 @@ def reevaluate(results: pathlib.Path, models: pathlib.Path) -> None:
             continue
         result = json.loads(path.read_text())
         model_class = DQN if result["algo"] in ("dqn", "dqn-n3") else SARSA
-        result["final"] = final_evaluation(model_class.load(saved, device="cpu"), result["env"], result["seed"])
+        model = model_class.load(saved, device="cpu")
+        result["final"] = final_evaluation(model, result["env"], result["seed"], wrapper=result.get("env_wrapper"))
         write_result(path, result)
         print(f"{path}: mean {result['final']['mean']:.1f}, stuck {result['final']['stuck']}")
 

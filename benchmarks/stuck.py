@@ -151,6 +151,14 @@ def analyse(
     model = load_model(model_file)
     control = load_model(control_file) if control_file is not None else None
     env = gym.make(env_id)
+    for path, loaded in ((model_file, model), (control_file, control)):
+        if loaded is not None and loaded.observation_space != env.observation_space:
+            raise ValueError(
+                f"{path} takes observations of shape {loaded.observation_space.shape}, but {env_id} gives "
+                f"{env.observation_space.shape}: "
+                "the analysis replays the env without wrappers, so it cannot analyse a model trained with an "
+                "env_wrapper (such as a frame stack)."
+            )
     stuck_states, done_states, stuck_seeds = [], [], []
     trace: list[dict[str, Any]] = []
     played = run_episodes(model, env, seeds, record=True)
@@ -187,6 +195,8 @@ def analyse(
 LUNAR_NOOP = 0
 #: Runs of no-op given to a landed stuck lander from its loop's first step, each followed by the greedy policy again
 QUIET_RUNS = (1, 5, 10, 20, 24, 25, 30)
+#: Two observations closer than this in every coordinate count as the same (``still_steps`` of :func:`then_only`)
+STILL_TOLERANCE = 1e-4
 
 
 def longest_run(actions: list[int], action: int) -> int:
@@ -205,23 +215,33 @@ def then_only(model: Any, env: Any, seed: int, switch: int, action: int, steps: 
 
     :param env: a single env with its time limit, as the episode was played in
     :param steps: take ``action`` for this many steps only, then act greedily again (``None``: to the end)
-    :return: whether it then terminated, with which last reward, its length and its return
+    :return: whether it then terminated, with which last reward, its length and its return; ``still_steps``,
+        how many steps at the end returned an observation within :data:`STILL_TOLERANCE` of the one before
+        (what the Q-network saw while the body fell asleep), and ``greedy_last``, the greedy action on the
+        observation the last step was taken from
     """
     observation, _ = env.reset(seed=seed)
-    total, length, reward, terminated = 0.0, 0, 0.0, False
+    total, length, reward, terminated, still = 0.0, 0, 0.0, False, 0
     while True:
-        if length < switch or (steps is not None and length >= switch + steps):
-            chosen, _ = model.predict(observation, deterministic=True)
-            chosen = int(np.asarray(chosen).reshape(-1)[0])
-        else:
-            chosen = action
+        greedy, _ = model.predict(observation, deterministic=True)
+        greedy = int(np.asarray(greedy).reshape(-1)[0])
+        chosen = greedy if length < switch or (steps is not None and length >= switch + steps) else action
+        previous = observation
         observation, step_reward, terminated, truncated, _ = env.step(chosen)
+        still = still + 1 if np.max(np.abs(np.asarray(observation) - np.asarray(previous))) < STILL_TOLERANCE else 0
         reward = float(step_reward)
         total += reward
         length += 1
         if terminated or truncated:
             break
-    return {"terminated": bool(terminated), "last_reward": reward, "length": length, "return": total}
+    return {
+        "terminated": bool(terminated),
+        "last_reward": reward,
+        "length": length,
+        "return": total,
+        "still_steps": still,
+        "greedy_last": greedy,
+    }
 
 
 def lunar_rest(model: Any, env_id: str, played: Episodes, loop: int) -> dict[str, Any]:
@@ -398,10 +418,22 @@ def quiet_lines(rows: list[dict[str, Any]]) -> list[str]:
         parts.append(
             f"{steps}: {rested} of {len(runs)} end with +100, mean return {np.mean([run['return'] for run in runs]):.1f}"
         )
-    return [
+    lines = [
         f"The {len(landed)} landed ones, replayed greedily up to the loop's first step, then k no-op, then greedily "
         f"again (greedy throughout: {np.mean([row['greedy_return'] for row in landed]):.1f}): k = " + "; ".join(parts) + ".",
     ]
+    longest = max(landed[0]["quiet_runs"], key=int)
+    at_rest = [row["quiet_runs"][longest] for row in landed if came_to_rest(row["quiet_runs"][longest])]
+    if at_rest and "still_steps" in at_rest[0]:
+        still = [run["still_steps"] for run in at_rest]
+        noop = sum(run["greedy_last"] == LUNAR_NOOP for run in at_rest)
+        lines.append(
+            f"In the {len(at_rest)} runs of k = {longest} that end with +100, the observation stayed the same (every "
+            f"coordinate within {STILL_TOLERANCE:g} of the step before) for the last {min(still)} to {max(still)} steps "
+            f"(median {np.median(still):g}; {sum(n >= 10 for n in still)} of {len(at_rest)} for 10 or more) before it. "
+            f"On that last observation the greedy action is no-op in {noop} of {len(at_rest)}."
+        )
+    return lines
 
 
 def training_endings(result: dict[str, Any], last: float = 0.2) -> str:

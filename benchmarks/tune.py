@@ -40,6 +40,11 @@ REPORT = ROOT / "docs" / "TUNING.md"
 FIRST_SEED = 100
 #: A variant of every env: SB3's DQN with rl-zoo3's dqn.yml, the control on the same seeds
 DQN_CONTROL = "dqn"
+#: The last 8 observations, zeros before the first, flattened oldest first (an ``env_wrapper`` in rl-zoo3's format)
+FRAME_STACK_8: list[Any] = [
+    {"gymnasium.wrappers.FrameStackObservation": {"stack_size": 8, "padding_type": "zero"}},
+    "gymnasium.wrappers.FlattenObservation",
+]
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "CartPole-v1": {
         "base": {},
@@ -101,6 +106,12 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         # error. A dueling head learns the advantages apart from the state value, which Wang et al. (2016) found
         # helps where actions' values differ little
         "duel": {"policy_kwargs": {"net_arch": [256, 256], "dueling": True}},
+        # The body falls asleep (+100) after 25 quiet steps, but the observation shows no timer: for the last 20 of
+        # them it does not change (benchmarks/stuck/discussion.md), so Q(pad, no-op) averages over how long the
+        # lander has kept still. The last 8 observations, as a zoo env_wrapper (rl-zoo3's frame_stack: 8 gives the
+        # same observations), show how long up to 8 steps
+        "fs8": {"env_wrapper": FRAME_STACK_8},
+        "fs8-2x": {"env_wrapper": FRAME_STACK_8},
     },
 }
 #: Variants trained by another ``benchmarks.compare`` algorithm than ``sarsa`` (the entry at DQN's budget):
@@ -113,6 +124,7 @@ VARIANT_ALGOS: dict[str, dict[str, str]] = {
         "t16-4x": "sarsa-4x",
         "lin-4x": "sarsa-4x",
         "lin-2x": "sarsa-2x",
+        "fs8-2x": "sarsa-2x",
     },
 }
 

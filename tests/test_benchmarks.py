@@ -74,9 +74,13 @@ def test_same_seed_ratios_pairs_runs_by_seed() -> None:
 def test_tuning_variants_are_valid_sarsa_arguments(env_id: str, variant: str) -> None:
     if env_id == "LunarLander-v3":
         pytest.importorskip("Box2D")
+    from benchmarks.compare import make_env
+
     kwargs, _ = hyperparameters(env_id, "sarsa")
-    overrides = VARIANTS[env_id][variant]
-    model = SARSA("MlpPolicy", env_id, **with_overrides({**kwargs, "learning_starts": 0, "buffer_size": 1_000}, overrides))
+    overrides = dict(VARIANTS[env_id][variant])
+    env = make_env(env_id, overrides.pop("env_wrapper", None))  # run_one's env: the wrapper is not a model argument
+    model = SARSA("MlpPolicy", env, **with_overrides({**kwargs, "learning_starts": 0, "buffer_size": 1_000}, overrides))
+    assert model.observation_space == env.observation_space
     for key, value in overrides.items():
         assert getattr(model, key) == (parse_learning_rate(value) if key == "learning_rate" else value)
 
@@ -317,7 +321,7 @@ def test_run_one_counts_how_lunarlander_training_episodes_end(monkeypatch) -> No
 
     # 600 steps of a network that never trains (random actions throughout), a block every 200 steps
     monkeypatch.setattr(compare, "hyperparameters", lambda env_id, algo: ({"learning_starts": 10_000}, 600))
-    monkeypatch.setattr(compare, "final_evaluation", lambda model, env_id, seed: {})
+    monkeypatch.setattr(compare, "final_evaluation", lambda model, env_id, seed, wrapper=None: {})
     episodes: list[int] = []
     from sb3_sarsa import SARSA
 
@@ -340,6 +344,55 @@ def test_run_one_counts_how_lunarlander_training_episodes_end(monkeypatch) -> No
     assert "endings" not in cartpole
     # a variant's learning rate may be a zoo schedule, read as the zoo reads it
     assert cartpole["hyperparameters"]["learning_rate"] == "lin_0.001"
+
+
+def test_run_one_trains_and_evaluates_in_the_variants_env_wrapper(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks import compare
+    from sb3_sarsa import SARSA
+
+    stack = [{"gymnasium.wrappers.FrameStackObservation": {"stack_size": 3, "padding_type": "zero"}}]
+    stack.append("gymnasium.wrappers.FlattenObservation")  # type: ignore[arg-type]
+    # the wrapped observation: 3 frames of CartPole's 4 numbers, oldest first, zeros before the first
+    env = compare.make_env("CartPole-v1", stack)
+    first, _ = env.reset(seed=0)
+    assert first.shape == (12,) and not first[:8].any()
+    second, *_ = env.step(0)
+    np.testing.assert_array_equal(second[4:8], first[8:])
+    assert compare.make_env("CartPole-v1").observation_space.shape == (4,)
+    # the files' own wrappers: sarsa.yml's CliffWalking entry has one, dqn.yml's LunarLander entry none
+    assert compare.env_wrapper_spec("CliffWalking-v1", "sarsa")[0] == {
+        "gymnasium.wrappers.TimeLimit": {"max_episode_steps": 100}
+    }
+    assert compare.env_wrapper_spec("LunarLander-v3", "dqn") is None
+
+    spaces: list[tuple[int, ...]] = []
+    original = SARSA.learn
+
+    def learn_and_look(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        spaces.append(self.env.observation_space.shape)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SARSA, "learn", learn_and_look)
+    monkeypatch.setattr(compare, "hyperparameters", lambda env_id, algo: ({"learning_starts": 10_000}, 200))
+    saved = tmp_path / "model.zip"
+    result = compare.run_one("CartPole-v1", "sarsa", 0, 100, 2, overrides={"env_wrapper": stack}, model_path=saved)
+    assert spaces == [(12,)] and result["env_wrapper"] == stack
+    assert len(result["curve"]) == 2 and len(result["final"]["episodes"]["returns"]) == compare.FINAL_EPISODES
+    assert "env_wrapper" not in result["hyperparameters"]
+    # the final evaluation of a wrapped model needs the wrapper: without it the shapes do not match
+    with pytest.raises(ValueError, match="Unexpected observation shape"):
+        compare.final_evaluation(SARSA.load(saved), "CartPole-v1", 0, episodes=1)
+    # --reevaluate takes the wrapper from the record
+    results, models = tmp_path / "results", tmp_path / "models"
+    compare.write_result(results / "CartPole-v1" / "sarsa_seed0.json", result)
+    (models / "CartPole-v1").mkdir(parents=True)
+    saved.rename(models / "CartPole-v1" / "sarsa_seed0.zip")
+    compare.reevaluate(results, models)
+    again = json.loads((results / "CartPole-v1" / "sarsa_seed0.json").read_text())
+    assert again["final"] == result["final"]
+    # without a wrapper the run trains on the env made from its id, as before
+    plain = compare.run_one("CartPole-v1", "sarsa", 0, 100, 1)
+    assert spaces[-1] == (4,) and "env_wrapper" not in plain
 
 
 def test_training_endings_of_the_last_fifth() -> None:
@@ -460,6 +513,13 @@ def test_stuck_analysis_of_a_model_that_never_reaches_the_goal(tmp_path) -> None
     # Untrained, neither climbs the hill in 200 steps: every episode is stuck, for every way of acting.
     result = analyse("MountainCar-v0", tmp_path / "sarsa.zip", tmp_path / "dqn.zip", [5, 6], loop=50)
     assert result["stuck_seeds"] == [5, 6] and result["start_seeds"] == [5, 6]
+    # a model trained with a frame stack is refused by name, not replayed on observations of the wrong shape
+    from benchmarks.compare import make_env
+    from benchmarks.tune import FRAME_STACK_8
+
+    SARSA("MlpPolicy", make_env("MountainCar-v0", FRAME_STACK_8)).save(tmp_path / "stacked.zip")
+    with pytest.raises(ValueError, match=r"stacked.zip takes observations of shape \(16,\), but MountainCar-v0 gives \(2,\)"):
+        analyse("MountainCar-v0", tmp_path / "stacked.zip", None, [5], loop=50)
     assert {way: found["stuck"] for way, found in result["outcomes"]["model"].items()} == dict.fromkeys(
         result["outcomes"]["model"], 2
     )
@@ -504,11 +564,19 @@ def test_lunar_rest_finds_a_lander_that_landed_but_never_switches_off(tmp_path) 
     # per second), and the episode ends there with +100.
     switched = [row["noop_from_loop_start"] for row in rest["stuck"]]
     assert [(run["terminated"], run["last_reward"], run["length"]) for run in switched] == [(True, 100.0, 825)] * 2
+    # the last 20 of those 25 steps return the same observation: nothing in it says how near the +100 is;
+    # and on it the twitching policy would fire again
+    assert [run["still_steps"] for run in switched] == [20, 20]
+    assert all(run["greedy_last"] in (1, 3) for run in switched)
     # k no-op from step 800, then the twitch again: nothing changes until the run is 25 steps long
     quiet = [row["quiet_runs"] for row in rest["stuck"]]
     assert quiet[0].keys() == {"1", "5", "10", "20", "24", "25", "30"}
     for runs in quiet:
-        assert all(run["length"] == 1000 and not run["terminated"] for k, run in runs.items() if int(k) < 25)
+        assert all(
+            run["length"] == 1000 and not run["terminated"] and run["still_steps"] == 0
+            for k, run in runs.items()
+            if int(k) < 25
+        )
         assert all(
             (run["terminated"], run["last_reward"], run["length"]) == (True, 100.0, 825)
             for k, run in runs.items()
@@ -517,6 +585,9 @@ def test_lunar_rest_finds_a_lander_that_landed_but_never_switches_off(tmp_path) 
     text = " ".join(rest_lines({"lunar_rest": rest, "loop_steps": 200}))
     assert "2 of the 2 stuck episodes are down on both legs" in text and "then only no-op: 2 of 2 end with +100" in text
     assert "k = 1: 0 of 2 end with +100" in text and "24: 0 of 2 end with +100" in text and "25: 2 of 2 end with +100" in text
+    assert "In the 2 runs of k = 30 that end with +100, the observation stayed the same" in text
+    assert "for the last 20 to 20 steps (median 20; 2 of 2 for 10 or more) before it" in text
+    assert "greedy action is no-op in 0 of 2" in text
     assert rest_lines({"loop_steps": 200}) == []  # other envs' analyses have no such lines
 
 
