@@ -170,11 +170,23 @@ def variant_algo(env_id: str, variant: str) -> str:
     return VARIANT_ALGOS.get(env_id, {}).get(variant, "sarsa")
 
 
+def wrapper_text(wrapper: list[Any]) -> str:
+    """:return: an ``env_wrapper`` entry as the reports print it: ``Class(key=value), Class``, outermost last"""
+    parts = []
+    for item in wrapper:
+        name, kwargs = next(iter(item.items())) if isinstance(item, dict) else (item, {})
+        arguments = ", ".join(f"{key}={value}" for key, value in kwargs.items())
+        parts.append(f"{name.rsplit('.', 1)[-1]}({arguments})" if arguments else name.rsplit(".", 1)[-1])
+    return ", ".join(parts)
+
+
 def overrides_text(variant: str, result: dict[str, Any]) -> str:
     """:return: what a variant changes, as the reports print it"""
     if variant == DQN_CONTROL:
         return "SB3's DQN, rl-zoo3's `dqn.yml`"
-    changes = [f"`{key}={value}`" for key, value in result["overrides"].items()]
+    changes = [
+        f"`{key}={wrapper_text(value) if key == 'env_wrapper' else value}`" for key, value in result["overrides"].items()
+    ]
     if result.get("algo", "sarsa") in BUDGET_FACTORS:
         changes.append(f"{BUDGET_FACTORS[result['algo']]}x DQN's steps ({result['budget']:,})")
     return ", ".join(changes) or "-"

@@ -95,6 +95,15 @@ def test_a_tuning_variant_can_train_at_twice_dqns_steps() -> None:
     record = {"algo": "sarsa-2x", "budget": 200_000, "overrides": {"exploration_final_eps": 0.01}}
     assert overrides_text("eps01-2x", record) == "`exploration_final_eps=0.01`, 2x DQN's steps (200,000)"
     assert overrides_text("eps01", {"algo": "sarsa", "budget": 100_000, "overrides": {}}) == "-"
+    stacked = {
+        "algo": "sarsa",
+        "budget": 100_000,
+        "overrides": {"env_wrapper": VARIANTS["LunarLander-v3"]["fs8"]["env_wrapper"]},
+    }
+    assert (
+        overrides_text("fs8", stacked)
+        == "`env_wrapper=FrameStackObservation(stack_size=8, padding_type=zero), FlattenObservation`"
+    )
 
 
 def test_dqn_n3_control_is_dqn_config_with_three_step_returns() -> None:
