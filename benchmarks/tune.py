@@ -112,6 +112,10 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         # frame_stack: 8 gives the same observations), show how long up to 8 steps
         "fs8": {"env_wrapper": FRAME_STACK_8},
         "fs8-2x": {"env_wrapper": FRAME_STACK_8},
+        # A diagnostic, not a SARSA candidate: Expected SARSA's target for a nearly greedy policy (epsilon 0.01) while
+        # the behaviour explores at the entry's epsilon. If it lands better, the entry's shortfall is the price of
+        # its own exploration that SARSA's values include (on the pad and near the ground a random action costs more)
+        "exp-te01": {"target": "expected", "target_epsilon": 0.01},
     },
 }
 #: Variants trained by another ``benchmarks.compare`` algorithm than ``sarsa`` (the entry at DQN's budget):
