@@ -75,15 +75,19 @@ LABELS = {
 # --------------------------------------------------------------------------------------------
 # One run (in its own process)
 # --------------------------------------------------------------------------------------------
-def hyperparameters(env_id: str, algo: str) -> tuple[dict[str, Any], int]:
-    """:return: constructor arguments and the step budget (DQN's n_timesteps, times ``BUDGET_FACTORS``) of one run"""
+def dqn_config() -> dict[str, dict[str, Any]]:
+    """:return: rl-zoo3's own ``dqn.yml``, parsed"""
     import rl_zoo3
     import yaml
 
+    return yaml.safe_load((pathlib.Path(rl_zoo3.__file__).parent / "hyperparams" / "dqn.yml").read_text())
+
+
+def hyperparameters(env_id: str, algo: str) -> tuple[dict[str, Any], int]:
+    """:return: constructor arguments and the step budget (DQN's n_timesteps, times ``BUDGET_FACTORS``) of one run"""
     from sb3_sarsa.hyperparameters import load_config, model_kwargs
 
-    dqn_config = yaml.safe_load((pathlib.Path(rl_zoo3.__file__).parent / "hyperparams" / "dqn.yml").read_text())
-    dqn_kwargs, dqn_run = model_kwargs(env_id, dqn_config)
+    dqn_kwargs, dqn_run = model_kwargs(env_id, dqn_config())
     budget = int(dqn_run["n_timesteps"]) * BUDGET_FACTORS.get(algo, 1)
     if algo in ("dqn", "sarsa-same"):
         kwargs = dqn_kwargs
@@ -100,16 +104,10 @@ def env_wrapper_spec(env_id: str, algo: str) -> Any:
     :return: the ``env_wrapper`` entry (rl-zoo3's format) of the hyperparameter file the run takes its
         values from (``dqn.yml`` for ``dqn``, ``dqn-n3`` and ``sarsa-same``, else ``sarsa.yml``), or ``None``
     """
-    import rl_zoo3
-    import yaml
+    from sb3_sarsa.hyperparameters import load_config, model_kwargs
 
-    from sb3_sarsa.hyperparameters import load_config
-
-    if algo in ("dqn", "dqn-n3", "sarsa-same"):
-        config = yaml.safe_load((pathlib.Path(rl_zoo3.__file__).parent / "hyperparams" / "dqn.yml").read_text())
-    else:
-        config = load_config()
-    return config.get(env_id, config.get("default", {})).get("env_wrapper")
+    config = dqn_config() if algo in ("dqn", "dqn-n3", "sarsa-same") else load_config()
+    return model_kwargs(env_id, config)[1].get("env_wrapper")
 
 
 def make_env(env_id: str, wrapper: Any = None) -> Any:
@@ -122,7 +120,7 @@ def make_env(env_id: str, wrapper: Any = None) -> Any:
     from sb3_sarsa.hyperparameters import env_wrapper
 
     env = gym.make(env_id)
-    wrap = env_wrapper({"env_wrapper": wrapper}) if wrapper is not None else None
+    wrap = env_wrapper({"env_wrapper": wrapper})  # None for no wrapper
     return env if wrap is None else wrap(env)
 
 

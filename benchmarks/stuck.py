@@ -424,7 +424,7 @@ def quiet_lines(rows: list[dict[str, Any]]) -> list[str]:
     ]
     longest = max(landed[0]["quiet_runs"], key=int)
     at_rest = [row["quiet_runs"][longest] for row in landed if came_to_rest(row["quiet_runs"][longest])]
-    if at_rest and "still_steps" in at_rest[0]:
+    if at_rest:
         still = [run["still_steps"] for run in at_rest]
         noop = sum(run["greedy_last"] == LUNAR_NOOP for run in at_rest)
         lines.append(
