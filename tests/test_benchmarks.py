@@ -1120,11 +1120,17 @@ def test_soak_reads_current_and_peak_memory_from_proc() -> None:
 
     if not pathlib.Path("/proc/self/status").exists():
         pytest.skip("no /proc/self/status (not Linux): the soak benchmark cannot read memory here")
+    import mmap
+
     from benchmarks.soak import memory_mib
 
     before_current, before_peak = memory_mib()
-    block = np.ones(64 * 1024 * 1024 // 8)  # 64 MiB, touched
+    # 64 MiB of fresh anonymous pages, each touched: a numpy array could reuse memory the allocator already held
+    # resident from earlier tests, and then the current figure would not move
+    block = mmap.mmap(-1, 64 * 1024 * 1024)
+    for offset in range(0, len(block), mmap.PAGESIZE):
+        block[offset] = 1
     current, peak = memory_mib()
     assert 0 < before_current <= before_peak and current <= peak
     assert current - before_current > 50 and peak >= before_peak  # the block is resident
-    del block
+    block.close()
