@@ -106,8 +106,8 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         # error. A dueling head learns the advantages apart from the state value, which Wang et al. (2016) found
         # helps where actions' values differ little
         "duel": {"policy_kwargs": {"net_arch": [256, 256], "dueling": True}},
-        # The body falls asleep (+100) after 25 quiet steps, but the observation shows no timer: for the last 14 to 21
-        # of them it did not change in 58 of 61 replays (benchmarks/stuck/discussion.md), so Q(pad, no-op) averages
+        # The body falls asleep (+100) after 25 quiet steps, but the observation shows no timer: for 10 or more of them
+        # it did not change in 58 of 61 replays (benchmarks/stuck/discussion.md), so Q(pad, no-op) averages
         # over how long the lander has kept still. The last 8 observations, as a zoo env_wrapper (rl-zoo3's
         # frame_stack: 8 gives the same observations), show how long up to 8 steps
         "fs8": {"env_wrapper": FRAME_STACK_8},
