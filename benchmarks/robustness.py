@@ -1,0 +1,541 @@
+"""
+Does default SARSA learn the cliff with a user's own settings? A grid of generic settings, DQN beside it.
+
+    python -m benchmarks.robustness run --workers 2            # the grid, 5 seeds per cell (about 40 minutes on 2 cores)
+    python -m benchmarks.robustness run --storage postgresql+psycopg://optuna@127.0.0.1:5432/optuna
+    python -m benchmarks.robustness report                     # docs/ROBUSTNESS.md and docs/robustness_grid.png
+
+Every run trains with the constructor's defaults (SARSA's or SB3's DQN's) except :data:`FIXED` and
+the three axes of :data:`AXES`: epsilon (``0.1`` from the first step, as Sutton & Barto's Example 6.6,
+or ``1->0.1`` over the first 10% of the steps), batch size and a constant learning rate. A variant
+(:data:`VARIANTS`) adds constructor arguments to SARSA's, to judge a remedy on the same grid.
+
+The queue is an Optuna study per variant (``robustness_<variant>``), one enqueued trial per cell and
+seed, in the storage the search uses: by default the journal file ``benchmarks/robustness/grid.journal``
+(committed: the results live there), or a PostgreSQL URL (``benchmarks.pg_server``) shared by the
+workers of several machines; ``export`` then copies it into the journal file. A worker takes the next
+waiting trial; a trial left running by a killed worker of this machine is failed and enqueued again
+when a worker starts, so ``run`` resumes where it stopped. Each trial keeps its run's record in its
+user attribute ``record``: the learned values, the greedy path, the online returns, and every
+:data:`TRACE_EVERY` steps ``max_a Q`` of every state (which values fall, and when).
+"""
+
+import argparse
+import itertools
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+
+from benchmarks.compare import DOCS, ROOT, command_line, machine, produced_by, record_command, versions
+
+RESULTS = ROOT / "benchmarks" / "robustness"
+JOURNAL = RESULTS / "grid.journal"
+REPORT = DOCS / "ROBUSTNESS.md"
+HEATMAP = DOCS / "robustness_grid.png"
+TIMESTEPS = 60_000
+#: Settings shared by every run (the named values of the grid come on top); the rest is each constructor's default.
+FIXED: dict[str, Any] = {"buffer_size": 5_000, "learning_starts": 1_000, "train_freq": 1, "target_update_interval": 500}
+#: The grid: epsilon schedule x batch size x learning rate.
+EPSILONS: dict[str, dict[str, Any]] = {
+    "0.1": {"exploration_initial_eps": 0.1, "exploration_final_eps": 0.1},
+    "1->0.1": {"exploration_initial_eps": 1.0, "exploration_final_eps": 0.1, "exploration_fraction": 0.1},
+}
+AXES: dict[str, tuple[Any, ...]] = {"epsilon": tuple(EPSILONS), "batch_size": (32, 128), "learning_rate": (3e-4, 1e-3)}
+#: Seeds no other report uses.
+SEEDS = (600, 601, 602, 603, 604)
+#: The algorithm of each variant and what it adds to the constructor's defaults.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sarsa": ("sarsa", {}),
+    "dqn": ("dqn", {}),
+    "sarsa-huber": ("sarsa", {"loss": "huber"}),
+}
+TRACE_EVERY = 3_000
+LAST_EPISODES = 100
+#: Targets of the grid, for default SARSA.
+GOAL_TARGET = 0.95
+SAFE_TARGET = 0.90
+VALUE_ERROR_LIMIT = 1.0
+VALUE_ERROR_SHARE = 0.90
+HOST_ATTR, PID_ATTR, RECORD_ATTR = "host", "pid", "record"
+
+
+def study_name(variant: str) -> str:
+    return f"robustness_{variant}"
+
+
+def cells() -> list[dict[str, Any]]:
+    """:return: every cell of the grid, as ``{axis: value}``"""
+    return [dict(zip(AXES, values)) for values in itertools.product(*AXES.values())]
+
+
+def cell_label(cell: dict[str, Any]) -> str:
+    return f"eps {cell['epsilon']}, batch {cell['batch_size']}, lr {cell['learning_rate']:g}"
+
+
+def constructor_kwargs(variant: str, cell: dict[str, Any]) -> dict[str, Any]:
+    """:return: the constructor arguments of a run: :data:`FIXED`, the cell's values and the variant's"""
+    _, extra = VARIANTS[variant]
+    return {
+        **FIXED,
+        **EPSILONS[cell["epsilon"]],
+        "batch_size": cell["batch_size"],
+        "learning_rate": cell["learning_rate"],
+        **extra,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# One run
+# --------------------------------------------------------------------------------------------
+def exact_path_states() -> dict[str, list[int]]:
+    """:return: per fixed point, the states of its own greedy path from the start (the goal left out)"""
+    from benchmarks.cliff import START, TIME_LIMIT, exact_values, make_env
+    from sb3_sarsa.exact import greedy_path, transition_table
+
+    table = transition_table(make_env())
+    paths = {}
+    for name, q_values in exact_values().items():
+        path, reached = greedy_path(table, q_values, START, TIME_LIMIT)
+        assert reached, f"the exact {name} policy does not reach the goal"
+        paths[name] = path[:-1]
+    return paths
+
+
+def value_error(max_q: np.ndarray, fixed_point: str) -> float:
+    """
+    :param max_q: ``max_a Q(s)`` of every state
+    :param fixed_point: ``"epsilon-greedy"`` (SARSA's) or ``"greedy"`` (DQN's)
+    :return: the mean of ``|max_a Q(s) - exact|`` over the states of the exact policy's path from the start
+    """
+    from benchmarks.cliff import exact_values
+
+    states = exact_path_states()[fixed_point]
+    exact = exact_values()[fixed_point].max(axis=1)
+    return float(np.mean(np.abs(np.asarray(max_q)[states] - exact[states])))
+
+
+def run_one(variant: str, cell: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Train one agent on the cliff. :return: its record"""
+    import torch as th
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.monitor import Monitor
+
+    from benchmarks.cliff import START, TIME_LIMIT, classify_path, make_env
+    from sb3_sarsa import SARSA
+    from sb3_sarsa.exact import greedy_path, transition_table
+
+    th.set_num_threads(1)
+    algo, _ = VARIANTS[variant]
+    env = Monitor(make_env())
+    kwargs = constructor_kwargs(variant, cell)
+    model: Any = (DQN if algo == "dqn" else SARSA)("MlpPolicy", env, seed=seed, **kwargs)
+    n_states = int(env.observation_space.n)  # type: ignore[attr-defined]
+
+    def q_table() -> np.ndarray:
+        with th.no_grad():
+            return model.q_net(th.arange(n_states)).numpy()
+
+    trace: list[dict[str, Any]] = []
+
+    class Trace(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps % TRACE_EVERY == 0:
+                values = q_table()
+                _, reached = greedy_path(transition_table(env), values, START, TIME_LIMIT)
+                trace.append(
+                    {"step": self.num_timesteps, "max_q": np.round(values.max(axis=1), 3).tolist(), "reached_goal": reached}
+                )
+            return True
+
+    model.learn(TIMESTEPS, callback=Trace())
+    values = q_table()
+    path, reached = greedy_path(transition_table(env), values, START, TIME_LIMIT)
+    fixed_point = "greedy" if algo == "dqn" else "epsilon-greedy"
+    returns = [float(value) for value in env.get_episode_rewards()]
+    return {
+        "variant": variant,
+        "algo": algo,
+        "cell": cell,
+        "seed": seed,
+        "timesteps": TIMESTEPS,
+        "hyperparameters": {key: repr(value) for key, value in kwargs.items()},
+        "q_values": np.round(values, 4).tolist(),
+        "q_start": float(values[START].max()),
+        "greedy_path": path,
+        "reached_goal": reached,
+        "path_kind": classify_path(path, reached),
+        "fixed_point": fixed_point,
+        "value_error": value_error(values.max(axis=1), fixed_point),
+        "online_last": float(np.mean(returns[-LAST_EPISODES:])),
+        "episodes": len(returns),
+        "trace": trace,
+        "versions": versions(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The queue: an Optuna study of enqueued trials
+# --------------------------------------------------------------------------------------------
+def storage_of(spec: str | None) -> Any:
+    from benchmarks.search import journal_storage, optuna_storage
+
+    if spec is None:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        return journal_storage(JOURNAL)
+    return optuna_storage(spec)
+
+
+def trial_params(cell: dict[str, Any], seed: int) -> dict[str, Any]:
+    return {**cell, "seed": seed}
+
+
+def suggest(trial: Any) -> tuple[dict[str, Any], int]:
+    """:return: the cell and seed of a trial (its enqueued values)"""
+    cell = {axis: trial.suggest_categorical(axis, list(values)) for axis, values in AXES.items()}
+    return cell, int(trial.suggest_categorical("seed", list(SEEDS)))
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prepare(study: Any, seeds: tuple[int, ...]) -> tuple[int, int]:
+    """
+    Fail the trials that a killed worker of this machine left running, then enqueue every cell and seed
+    that has neither a complete, a waiting nor a live running trial.
+
+    :return: how many trials were failed and how many enqueued
+    """
+    from optuna.trial import TrialState
+
+    host = socket.gethostname()
+    failed = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        # A trial without a host was killed before its objective began (a worker sets both first).
+        owner = trial.user_attrs.get(HOST_ATTR)
+        if owner is None or (owner == host and not pid_alive(int(trial.user_attrs[PID_ATTR]))):
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            failed += 1
+    taken = {
+        json.dumps(trial.params, sort_keys=True)
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING))
+    } | {
+        json.dumps(trial.system_attrs.get("fixed_params", {}), sort_keys=True)
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    }
+    enqueued = 0
+    for seed in seeds:
+        for cell in cells():
+            params = trial_params(cell, seed)
+            if json.dumps(params, sort_keys=True) not in taken:
+                study.enqueue_trial(params)
+                enqueued += 1
+    return failed, enqueued
+
+
+def work(variant: str, storage_spec: str | None) -> None:
+    """One worker: run the study's waiting trials until none is left."""
+    import optuna
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=study_name(variant), storage=storage_of(storage_spec))
+
+    def objective(trial: Any) -> float:
+        trial.set_user_attr(HOST_ATTR, socket.gethostname())
+        trial.set_user_attr(PID_ATTR, os.getpid())
+        cell, seed = suggest(trial)
+        record = run_one(variant, cell, seed)
+        trial.set_user_attr(RECORD_ATTR, record)
+        print(f"{variant} {cell_label(cell)} seed {seed}: {describe(record)}", flush=True)
+        return record["online_last"]
+
+    while study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        before = {trial.number for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))}
+        trial = study.ask()
+        if trial.number not in before:  # another worker took the last waiting trial: this one is not a cell
+            study.tell(trial, state=TrialState.FAIL)
+            break
+        try:
+            value = objective(trial)
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        study.tell(trial, value)
+
+
+def describe(record: dict[str, Any]) -> str:
+    return (
+        f"goal {'yes' if record['reached_goal'] else 'NO'}, path {record['path_kind']}, "
+        f"max Q(start) {record['q_start']:.2f}, value error {record['value_error']:.2f}, "
+        f"online return {record['online_last']:.1f}"
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = storage_of(args.storage)
+    for variant in args.variants:
+        study = optuna.create_study(study_name=study_name(variant), storage=storage, load_if_exists=True, direction="maximize")
+        failed, enqueued = prepare(study, tuple(args.seeds))
+        print(f"{study_name(variant)}: {failed} interrupted trials failed, {enqueued} trials enqueued", flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    # Workers take the variants in turn, so both are running from the start.
+    workers = []
+    for index in range(args.workers):
+        order = args.variants[index % len(args.variants) :] + args.variants[: index % len(args.variants)]
+        command = [sys.executable, "-m", "benchmarks.robustness", "work", *order]
+        if args.storage:
+            command += ["--storage", args.storage]
+        workers.append(subprocess.Popen(command, cwd=ROOT, env=env))
+    codes = [worker.wait() for worker in workers]
+    if any(codes):
+        raise SystemExit(f"workers ended with exit codes {codes}")
+
+
+def export(storage_spec: str, variants: list[str]) -> None:
+    """Copy the studies from ``storage_spec`` into the journal file (replacing their copies there)."""
+    import optuna
+
+    from benchmarks.search import journal_storage
+
+    temporary = JOURNAL.with_suffix(".journal.tmp")
+    temporary.unlink(missing_ok=True)
+    target = journal_storage(temporary)
+    names = {summary.study_name for summary in optuna.get_all_study_summaries(storage_spec)}
+    if JOURNAL.exists():  # keep the journal's other studies
+        for summary in optuna.get_all_study_summaries(journal_storage(JOURNAL)):
+            if summary.study_name not in {study_name(variant) for variant in variants}:
+                optuna.copy_study(from_study_name=summary.study_name, from_storage=journal_storage(JOURNAL), to_storage=target)
+    for variant in variants:
+        if study_name(variant) in names:
+            optuna.copy_study(from_study_name=study_name(variant), from_storage=storage_spec, to_storage=target)
+    temporary.replace(JOURNAL)
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+def load_records(storage_spec: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """:return: per variant, the records of its complete trials"""
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = storage_of(storage_spec)
+    found: dict[str, list[dict[str, Any]]] = {}
+    names = {summary.study_name for summary in optuna.get_all_study_summaries(storage)}
+    for variant in VARIANTS:
+        if study_name(variant) not in names:
+            continue
+        study = optuna.load_study(study_name=study_name(variant), storage=storage)
+        records = [trial.user_attrs[RECORD_ATTR] for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+        unique = {(json.dumps(record["cell"], sort_keys=True), record["seed"]): record for record in records}
+        found[variant] = sorted(unique.values(), key=lambda r: ([r["cell"][axis] for axis in AXES], r["seed"]))
+    return found
+
+
+def cell_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "runs": len(records),
+        "goal": sum(record["reached_goal"] for record in records),
+        "safe": sum(record["path_kind"] == "safe" for record in records),
+        "value_ok": sum(record["value_error"] <= VALUE_ERROR_LIMIT for record in records),
+        "value_error_median": float(np.median([record["value_error"] for record in records])) if records else float("nan"),
+        "q_start_median": float(np.median([record["q_start"] for record in records])) if records else float("nan"),
+        "online_median": float(np.median([record["online_last"] for record in records])) if records else float("nan"),
+    }
+
+
+def by_cell(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {cell_label(cell): [] for cell in cells()}
+    for record in records:
+        grouped[cell_label(record["cell"])].append(record)
+    return grouped
+
+
+def targets(found: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """:return: the targets table's rows for default SARSA"""
+    sarsa = found.get("sarsa", [])
+    if not sarsa:
+        return []
+    total = cell_summary(sarsa)
+    runs = total["runs"]
+    rows = [
+        ("finds the goal on >= 95% of runs", f"{total['goal']}/{runs}", total["goal"] >= GOAL_TARGET * runs),
+        ("takes the safe path on >= 90% of runs", f"{total['safe']}/{runs}", total["safe"] >= SAFE_TARGET * runs),
+        (
+            f"value error <= {VALUE_ERROR_LIMIT:g} on >= 90% of runs",
+            f"{total['value_ok']}/{runs}",
+            total["value_ok"] >= VALUE_ERROR_SHARE * runs,
+        ),
+    ]
+    if "dqn" in found:
+        dqn_cells = by_cell(found["dqn"])
+        worse = [
+            label
+            for label, records in by_cell(sarsa).items()
+            if records
+            and dqn_cells[label]
+            and cell_summary(records)["goal"] / len(records) < cell_summary(dqn_cells[label])["goal"] / len(dqn_cells[label])
+        ]
+        rows.append(
+            (
+                "in every cell, goal found at least as often as DQN",
+                "every cell" if not worse else f"fewer in {len(worse)} of {len(cells())}: " + "; ".join(worse),
+                not worse,
+            )
+        )
+    return [f"| {target} | {measured} | {'yes' if met else '**no**'} |" for target, measured, met in rows]
+
+
+def exact_line() -> str:
+    from benchmarks.cliff import START, exact_values
+
+    exact = exact_values()
+    return (
+        f"Exact `max_a Q(start)`: {exact['epsilon-greedy'][START].max():.2f} for the epsilon-0.1-greedy policy "
+        f"(SARSA's fixed point), {exact['greedy'][START].max():.2f} for the greedy one (DQN's)."
+    )
+
+
+def cell_table(found: dict[str, list[dict[str, Any]]]) -> list[str]:
+    lines = [
+        "| cell | algorithm | runs | goal found | safe path | value error <= 1 | median value error "
+        "| median max Q(start) | median online return |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for cell in cells():
+        label = cell_label(cell)
+        for variant, records in found.items():
+            summary = cell_summary(by_cell(records)[label])
+            if not summary["runs"]:
+                continue
+            lines.append(
+                f"| {label} | {variant} | {summary['runs']} | {summary['goal']} | {summary['safe']} | {summary['value_ok']} "
+                f"| {summary['value_error_median']:.2f} | {summary['q_start_median']:.2f} | {summary['online_median']:.1f} |"
+            )
+    return lines
+
+
+def report(command: str, storage_spec: str | None = None) -> str:
+    found = load_records(storage_spec)
+    lines = [
+        "# Robustness: default SARSA on the cliff with generic settings",
+        "",
+        f"Produced by {produced_by(RESULTS)}, then `{command}`.",
+        "",
+        "**Question.** A user reproduces Sutton & Barto's cliff (Example 6.6) with settings of their own, not "
+        "the tuned `sarsa.yml` entry. Does default SARSA find the goal, take the safe path and learn the "
+        "on-policy values, and does it find the goal at least as often as SB3's DQN?",
+        "",
+        f"**Setting.** `CliffWalking-v1`, time limit 100 steps, {TIMESTEPS:,} steps a run, every constructor "
+        f"argument at its default (SARSA's: MSE loss; DQN's: Huber) except {', '.join(f'`{k}={v}`' for k, v in FIXED.items())} "
+        "and the grid: epsilon `0.1` from the first step or `1->0.1` over the first 10% of the steps, "
+        "batch 32 or 128, constant learning rate 3e-4 or 1e-3. Seeds "
+        f"{SEEDS[0]}-{SEEDS[-1]}, used by no other report. Goal found: the greedy path from the start reaches the goal "
+        "within 100 steps. Safe path: it never passes a cell next to the cliff. Value error: the mean of "
+        "`|max_a Q(s) - exact|` over the states of the exact policy's own path from the start (SARSA against the "
+        "epsilon-greedy fixed point, DQN against the greedy one). Online return: the mean of the last 100 "
+        "training episodes, exploration included.",
+        "",
+        exact_line(),
+        "",
+        "## Targets (default SARSA)",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+        *targets(found),
+        "",
+        f"![goal, safe path and value error per cell]({HEATMAP.name})",
+        "",
+        "## Per cell",
+        "",
+        *cell_table(found),
+        "",
+        f"Machine: {machine()}. {versions()}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(storage_spec: str | None = None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    found = load_records(storage_spec)
+    variants = list(found)
+    metrics = (("goal", "goal found"), ("safe", "safe path"), ("value_ok", "value error <= 1"))
+    labels = [cell_label(cell) for cell in cells()]
+    figure, axes = plt.subplots(1, len(variants), figsize=(4.2 * len(variants) + 2.5, 4.5), squeeze=False)
+    for axis, variant in zip(axes[0], variants):
+        grouped = by_cell(found[variant])
+        shares = np.full((len(labels), len(metrics)), np.nan)
+        for row, label in enumerate(labels):
+            summary = cell_summary(grouped[label])
+            if summary["runs"]:
+                shares[row] = [summary[key] / summary["runs"] for key, _ in metrics]
+        axis.imshow(shares, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
+        for row, column in itertools.product(range(len(labels)), range(len(metrics))):
+            if not np.isnan(shares[row, column]):
+                axis.text(column, row, f"{shares[row, column]:.0%}", ha="center", va="center", fontsize=9)
+        axis.set_xticks(range(len(metrics)), [name for _, name in metrics], rotation=20)
+        axis.set_yticks(range(len(labels)), labels if axis is axes[0][0] else [])
+        axis.set_title(variant)
+    figure.suptitle(f"CliffWalking-v1, {TIMESTEPS:,} steps: share of seeds per cell")
+    figure.tight_layout()
+    figure.savefig(HEATMAP, dpi=110)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="enqueue the grid's trials and run workers until none is left")
+    run_parser.add_argument("--variants", nargs="+", default=["sarsa", "dqn"], choices=list(VARIANTS))
+    run_parser.add_argument("--workers", type=int, default=2)
+    run_parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), choices=list(SEEDS))
+    run_parser.add_argument("--storage", help="an Optuna storage URL (default: the journal file in benchmarks/robustness)")
+    work_parser = commands.add_parser("work", help="one worker (run starts them)")
+    work_parser.add_argument("variants", nargs="+", choices=list(VARIANTS))
+    work_parser.add_argument("--storage")
+    export_parser = commands.add_parser("export", help="copy the studies from --storage into the journal file")
+    export_parser.add_argument("--storage", required=True)
+    export_parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    report_parser = commands.add_parser("report", help="write docs/ROBUSTNESS.md and its heatmap")
+    report_parser.add_argument("--storage")
+    args = parser.parse_args()
+    if args.command == "run":
+        record_command(RESULTS, command_line("benchmarks.robustness"))
+        run(args)
+    elif args.command == "work":
+        for variant in args.variants:
+            work(variant, args.storage)
+    elif args.command == "export":
+        export(args.storage, args.variants)
+    else:
+        plot(args.storage)
+        REPORT.write_text(report(command_line("benchmarks.robustness"), args.storage))
+        print(f"wrote {REPORT.relative_to(ROOT)} and {HEATMAP.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
