@@ -24,7 +24,6 @@ import argparse
 import itertools
 import json
 import os
-import pathlib
 import socket
 import subprocess
 import sys
@@ -446,7 +445,8 @@ def report(command: str, storage_spec: str | None = None) -> str:
         "on-policy values, and does it find the goal at least as often as SB3's DQN?",
         "",
         f"**Setting.** `CliffWalking-v1`, time limit 100 steps, {TIMESTEPS:,} steps a run, every constructor "
-        f"argument at its default (SARSA's: MSE loss; DQN's: Huber) except {', '.join(f'`{k}={v}`' for k, v in FIXED.items())} "
+        "argument at its default (SARSA's: MSE loss; DQN's: Huber) except "
+        f"{', '.join(f'`{k}={v}`' for k, v in FIXED.items())} "
         "and the grid: epsilon `0.1` from the first step or `1->0.1` over the first 10% of the steps, "
         "batch 32 or 128, constant learning rate 3e-4 or 1e-3. Seeds "
         f"{SEEDS[0]}-{SEEDS[-1]}, used by no other report. Goal found: the greedy path from the start reaches the goal "

@@ -3,14 +3,15 @@ Atomic writes and checks of saved files.
 
 A save writes a temporary file in the target's folder and renames it over the target only once
 it is complete and flushed to disk: a process killed mid-save leaves the previous file intact
-(and at worst a stray ``.<name>.*.tmp`` file beside it).
+(and at worst a stray ``.<name>.*.tmp`` file beside it). The file gets the mode a plain ``open``
+would give it, as SB3's own saves: the umask's for a new file, the old file's when it replaces one.
 """
 
 import io
 import json
 import os
 import pathlib
-import tempfile
+import secrets
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ def atomic_open(path: pathlib.Path) -> Iterator[io.BufferedWriter]:
     :param path: the final file
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as file:
             yield file
@@ -44,6 +45,29 @@ def atomic_open(path: pathlib.Path) -> Iterator[io.BufferedWriter]:
             os.unlink(tmp_name)
         raise
     _fsync_dir(path.parent)
+
+
+def _create_temporary(path: pathlib.Path) -> tuple[int, str]:
+    """
+    Create ``.<name>.<random>.tmp`` beside ``path`` with the mode a plain ``open(path, "wb")`` gives:
+    ``0o666`` less the umask (applied by the kernel), or the mode of the file it will replace.
+
+    :return: its descriptor and name
+    """
+    while True:
+        name = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+        break
+    try:
+        os.chmod(fd, os.stat(path).st_mode & 0o7777)
+    except FileNotFoundError:
+        pass
+    except (OSError, NotImplementedError):  # no fchmod here: the umask's mode stays
+        pass
+    return fd, name
 
 
 def _fsync_dir(folder: pathlib.Path) -> None:
