@@ -127,3 +127,31 @@ def test_dqn_buffer_of_her_is_refused_on_load(tmp_path: pathlib.Path) -> None:
     with pytest.raises(ValueError, match="stores no next actions"):
         model.load_replay_buffer(tmp_path / "dqn_buffer")
     assert model.replay_buffer is kept
+
+
+def test_relabelled_rows_of_several_envs_carry_their_own_envs_next_action() -> None:
+    env = DummyVecEnv([lambda: BitFlippingEnv(n_bits=N_BITS)] * 2)
+    assert isinstance(env.observation_space, spaces.Dict)
+    buffer = HerSarsaReplayBuffer(
+        200, env.observation_space, env.action_space, env, device="cpu", n_envs=2, n_sampled_goal=4
+    )
+    goal = np.stack([bits(255)] * 2)
+    # Env e's transition t: observation t + 64 e; next action (3t + 1 + 4e) % 8, so the envs' differ.
+    for t in range(60):
+        obs_bits = np.stack([bits(t + 64 * e) for e in range(2)])
+        next_bits = np.stack([bits(t + 1 + 64 * e) for e in range(2)])
+        obs = {"observation": obs_bits, "achieved_goal": obs_bits, "desired_goal": goal}
+        next_obs = {"observation": next_bits, "achieved_goal": next_bits, "desired_goal": goal}
+        done = np.array([t % 6 == 5, t % 4 == 3])
+        next_action = np.array([(3 * t + 1 + 4 * e) % 8 for e in range(2)])
+        buffer.add(obs, next_obs, np.array([[t % 8]] * 2), np.array([-1.0, -1.0]), done, [{}, {}], next_action=next_action)
+    np.random.seed(0)
+    sample = buffer.sample(200)
+    n_virtual = int(buffer.her_ratio * 200)
+    seen_envs = set()
+    for row in range(200 - n_virtual, 200):  # the relabelled rows
+        value = number(sample.observations["observation"][row].numpy())
+        t, e = value % 64, value // 64
+        seen_envs.add(e)
+        assert int(sample.next_actions[row, 0]) == (3 * t + 1 + 4 * e) % 8
+    assert seen_envs == {0, 1}
