@@ -132,9 +132,7 @@ def test_dqn_buffer_of_her_is_refused_on_load(tmp_path: pathlib.Path) -> None:
 def test_relabelled_rows_of_several_envs_carry_their_own_envs_next_action() -> None:
     env = DummyVecEnv([lambda: BitFlippingEnv(n_bits=N_BITS)] * 2)
     assert isinstance(env.observation_space, spaces.Dict)
-    buffer = HerSarsaReplayBuffer(
-        200, env.observation_space, env.action_space, env, device="cpu", n_envs=2, n_sampled_goal=4
-    )
+    buffer = HerSarsaReplayBuffer(200, env.observation_space, env.action_space, env, device="cpu", n_envs=2, n_sampled_goal=4)
     goal = np.stack([bits(255)] * 2)
     # Env e's transition t: observation t + 64 e; next action (3t + 1 + 4e) % 8, so the envs' differ.
     for t in range(60):

@@ -15,7 +15,13 @@ def test_the_target_takes_values_from_the_target_network_and_the_greedy_action_f
     monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
     model = SARSA(
-        "MlpPolicy", "CartPole-v1", target=target, learning_starts=0, gradient_steps=0, seed=0, policy_kwargs=dict(net_arch=[8])
+        "MlpPolicy",
+        "CartPole-v1",
+        target=target,
+        learning_starts=0,
+        gradient_steps=0,
+        seed=0,
+        policy_kwargs=dict(net_arch=[8]),
     )
     model.learn(64)
     with th.no_grad():  # the online network moves away from the target network
