@@ -77,17 +77,24 @@ setup(
     entry_points={"console_scripts": ["sb3-sarsa-zoo = sb3_sarsa.zoo:main"]},
     install_requires=[
         "stable_baselines3>=2.9.2,<3",
-        # classic-control: pygame, which `python -m rl_zoo3.record_video` needs to render.
-        "gymnasium[classic-control]>=1.0",
+        "gymnasium>=1.0",
         "numpy>=1.24",
         "pyyaml",
-        # The zoo's CLI imports seaborn (the plots extra) and requests without declaring them.
-        "rl_zoo3[plots]>=2.9.2,<3",
+        "rl_zoo3>=2.9.2,<3",
+        # rl_zoo3 2.9.2's CLI imports these at start-up without declaring them (rl_zoo3.load_from_hub,
+        # rl_zoo3.plots): without them `rl_zoo3 train` crashes. Its other plotting packages are optional there.
         "requests",
+        "seaborn",
+        "scipy",
+        # SB3's progress_bar=True.
         "tqdm",
         "rich",
     ],
     extras_require={
+        # pygame: rendering the classic-control envs, which `python -m rl_zoo3.record_video` needs.
+        "render": ["gymnasium[classic-control]>=1.0"],
+        # The benchmark reports: IQM with bootstrap intervals (rliable), plots.
+        "plots": ["rl_zoo3[plots]>=2.9.2,<3"],
         # The tests use the real Atari and Box2D envs (ale-py ships the Atari ROMs) and a real PostgreSQL server.
         "tests": [
             "pytest>=7",
@@ -100,6 +107,8 @@ setup(
             "tensorboard",
             "psycopg[binary]",  # the PostgreSQL study test
             "scikit-learn",  # Optuna's fANOVA parameter importances (benchmarks.search's report)
+            "gymnasium[classic-control]>=1.0",  # the record_video test
+            "rl_zoo3[plots]>=2.9.2,<3",  # the benchmark tests (rliable)
         ],
         "box2d": ["box2d==2.3.10", "pygame"],
         # AtariWrapper resizes frames with OpenCV.
