@@ -1,25 +1,18 @@
 """Deep SARSA and Expected SARSA as a Stable-Baselines3 off-policy algorithm."""
 
-import io
-import math
-import pathlib
-import warnings
-from collections.abc import Iterable
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch as th
-from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.dqn import DQN
 from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
 
-from sb3_sarsa.buffers import DictSarsaReplayBuffer, NextActionStorage, SarsaReplayBuffer
+from sb3_sarsa.behaviour import SarsaBehaviour
+from sb3_sarsa.buffers import DictSarsaReplayBuffer, SarsaReplayBuffer, sarsa_buffer_class
 from sb3_sarsa.checks import (
     check_exploration_zeta,
     check_parameters,
@@ -28,57 +21,31 @@ from sb3_sarsa.checks import (
     check_spaces,
     check_target_epsilon,
 )
-from sb3_sarsa.her import HerSarsaReplayBuffer
 from sb3_sarsa.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SarsaPolicy, SarsaQNetwork
 from sb3_sarsa.recency import ere_window
-from sb3_sarsa.save_util import SARSA_FORMAT_KEY, atomic_open, check_sarsa_zip, find_saved_file, resolve_save_path
-from sb3_sarsa.targets import check_loss, check_target, expected_sarsa_target, next_action_agreement, sarsa_target, td_loss
+from sb3_sarsa.save_util import SARSA_FORMAT_KEY, AtomicSaving
+from sb3_sarsa.targets import (
+    check_finite,
+    check_loss,
+    check_target,
+    expected_sarsa_target,
+    next_action_agreement,
+    sarsa_target,
+    td_loss,
+)
 
 SelfSARSA = TypeVar("SelfSARSA", bound="SARSA")
 
 Obs = np.ndarray | dict[str, np.ndarray]
 
 
-def _batch_size(observation: Obs) -> int:
-    if isinstance(observation, dict):
-        return len(next(iter(observation.values())))
-    return len(observation)
-
-
-def _select_rows(observation: Obs, rows: np.ndarray) -> Obs:
-    if isinstance(observation, dict):
-        return {key: value[rows] for key, value in observation.items()}
-    return observation[rows]
-
-
-def _append_rows(observation: Obs, extra: list[Any]) -> Obs:
-    """Stack single observations (from ``infos[i]["terminal_observation"]``) under a batch."""
-    if not extra:
-        return observation
-    if isinstance(observation, dict):
-        return {key: np.concatenate([value, np.stack([obs[key] for obs in extra])]) for key, value in observation.items()}
-    return np.concatenate([observation, np.stack(extra)])
-
-
-class _AddWithNextAction:
-    """
-    Hands SB3's ``_store_transition`` a buffer whose ``add()`` also stores the next actions.
-
-    ``OffPolicyAlgorithm._store_transition`` deals with terminal observations and VecNormalize,
-    then calls ``replay_buffer.add()`` without a next action: this adds it.
-    """
-
-    def __init__(self, buffer: SarsaReplayBuffer | DictSarsaReplayBuffer, next_action: np.ndarray) -> None:
-        self.buffer = buffer
-        self.next_action = next_action
-
-    def add(self, obs: Any, next_obs: Any, action: np.ndarray, reward: np.ndarray, done: np.ndarray, infos: Any) -> None:
-        self.buffer.add(obs, next_obs, action, reward, done, infos, next_action=self.next_action)
-
-
-class SARSA(DQN):
+class SARSA(SarsaBehaviour, AtomicSaving):
     """
     Deep SARSA: DQN's machinery with an on-policy TD target.
+
+    SARSA: Rummery & Niranjan (1994), "On-line Q-learning using connectionist systems"; Sutton & Barto
+    (2018), "Reinforcement Learning: An Introduction", 2nd ed., section 6.4. Expected SARSA: van Seijen,
+    van Hasselt, Whiteson & Wiering (2009), "A theoretical and empirical analysis of Expected Sarsa".
 
     The target is ``r + gamma * Q_target(s', a') * (1 - done)`` where ``a'`` is the action
     really executed at ``s'``, drawn epsilon-greedily with the same epsilon as every behaviour
@@ -168,8 +135,6 @@ class SARSA(DQN):
         "CnnPolicy": CnnPolicy,
         "MultiInputPolicy": MultiInputPolicy,
     }
-    #: Version of what :meth:`save` writes; :meth:`load` refuses files from a newer version.
-    SAVE_FORMAT_VERSION: ClassVar[int] = 1
     #: ``train/next_action_agreement`` costs one forward of the online network on one batch; it is
     #: measured at most once per ``train()`` call and once per this many gradient updates.
     AGREEMENT_INTERVAL: ClassVar[int] = 100
@@ -294,22 +259,7 @@ class SARSA(DQN):
         return DQN._wrap_env(env, verbose, monitor_wrapper)
 
     def _setup_model(self) -> None:
-        if self.replay_buffer_class is None:
-            dict_obs = isinstance(self.observation_space, spaces.Dict)
-            self.replay_buffer_class = DictSarsaReplayBuffer if dict_obs else SarsaReplayBuffer
-        elif self.replay_buffer_class is HerReplayBuffer:  # DQN code: the same buffer, with next actions
-            self.replay_buffer_class = HerSarsaReplayBuffer
-        if not issubclass(self.replay_buffer_class, NextActionStorage):
-            raise TypeError(
-                f"replay_buffer_class must store next actions (a subclass of SarsaReplayBuffer, "
-                f"DictSarsaReplayBuffer or HerSarsaReplayBuffer), got {self.replay_buffer_class.__name__}."
-            )
-        if self.recent_eta < 1.0 and not hasattr(self.replay_buffer_class, "sample_recent"):
-            raise ValueError(
-                f"recent_eta={self.recent_eta} needs a buffer that can sample its newest transitions "
-                f"(SarsaReplayBuffer, DictSarsaReplayBuffer); {self.replay_buffer_class.__name__} cannot: "
-                "use recent_eta=1.0."
-            )
+        self.replay_buffer_class = sarsa_buffer_class(self.replay_buffer_class, self.observation_space, self.recent_eta)
         if self.replay_buffer is None:
             buffer_kwargs = {"n_steps": self.n_steps, "gamma": self.gamma, **self.replay_buffer_kwargs}
             if issubclass(self.replay_buffer_class, HerReplayBuffer):
@@ -336,205 +286,6 @@ class SARSA(DQN):
             super()._setup_model()
         finally:
             self.n_steps = n_steps
-
-    def _setup_learn(
-        self,
-        total_timesteps: int,
-        callback: MaybeCallback = None,
-        reset_num_timesteps: bool = True,
-        tb_log_name: str = "run",
-        progress_bar: bool = False,
-    ) -> tuple[int, BaseCallback]:
-        env_reset = reset_num_timesteps or self._last_obs is None
-        result = super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
-        if env_reset:
-            # Actions drawn for observations of an episode that was reset are void, and so are explorations.
-            self._next_actions = None
-            self._exploring_left = None
-        return result
-
-    # ----------------------------------------------------------------------------------------
-    # Acting
-    # ----------------------------------------------------------------------------------------
-    def _epsilon_greedy(self, observation: Obs, epsilon: float, collecting: bool = True) -> np.ndarray:
-        """
-        Epsilon-greedy actions for a batch of observations, one exploration coin per row.
-
-        The Q-network runs once, on the rows whose coin said greedy (not at all if none did).
-
-        :param collecting: called while collecting rollouts, where SB3 has already put the
-            policy in evaluation mode (so the forward skips ``predict``'s per-call mode switch)
-        """
-        n_rows = _batch_size(observation)
-        explore = np.random.rand(n_rows) < epsilon
-        actions = np.empty(n_rows, dtype=np.int64)
-        self._fill_actions(observation, actions, explore, ~explore, collecting)
-        return actions
-
-    def _fill_actions(
-        self, observation: Obs, actions: np.ndarray, explore: np.ndarray, greedy: np.ndarray, collecting: bool = True
-    ) -> None:
-        """
-        Write uniformly random actions into the rows of ``explore`` and the greedy actions into those of
-        ``greedy``; the Q-network runs once, on the greedy rows only (not at all if there are none).
-
-        :param collecting: as in :meth:`_epsilon_greedy`
-        """
-        if greedy.any():
-            greedy_rows = observation if greedy.all() else _select_rows(observation, greedy)
-            chosen = (
-                self._greedy_actions(greedy_rows) if collecting else self.policy.predict(greedy_rows, deterministic=True)[0]
-            )
-            actions[greedy] = np.asarray(chosen, dtype=np.int64).reshape(-1)
-        actions[explore] = [self.action_space.sample() for _ in range(int(np.count_nonzero(explore)))]
-
-    def _greedy_actions(self, observation: Obs) -> np.ndarray:
-        """Greedy actions of a batch: ``policy.predict`` without its switch to evaluation mode."""
-        obs_tensor, _ = self.policy.obs_to_tensor(observation)
-        with th.no_grad():
-            return self.policy._predict(obs_tensor, deterministic=True).cpu().numpy().reshape(-1)
-
-    def _draw_actions(
-        self, observation: Obs, ended: np.ndarray | None = None, truncated: list[int] | None = None
-    ) -> np.ndarray:
-        """
-        Behaviour actions: uniform during warm-up, then epsilon-greedy with the current epsilon
-        (epsilon-z-greedy with ``exploration_zeta``).
-
-        :param observation: one row per env (the next step's observations), then one row per env of
-            ``truncated`` (its terminal observation, whose ``a'`` the target bootstraps from)
-        :param ended: per env, whether its episode just ended (which ends its exploration)
-        :param truncated: the envs of the rows after the first ``n_envs``
-        """
-        if self.num_timesteps < self.learning_starts:
-            return np.array([self.action_space.sample() for _ in range(_batch_size(observation))], dtype=np.int64)
-        self.exploration_rate = self.exploration_schedule(self._current_progress_remaining)
-        if self.exploration_zeta is None:
-            return self._epsilon_greedy(observation, self.exploration_rate)
-        return self._extended_epsilon_greedy(observation, self.exploration_rate, ended, truncated or [])
-
-    def _extended_epsilon_greedy(
-        self, observation: Obs, epsilon: float, ended: np.ndarray | None, truncated: list[int]
-    ) -> np.ndarray:
-        """
-        Epsilon-z-greedy actions (``exploration_zeta``), rows as in :meth:`_draw_actions`.
-
-        A row of an env that is repeating a random action repeats it; any other row tosses the
-        epsilon coin, and an env whose coin says explore starts a new exploration. The rows of
-        terminal observations continue the exploration their episode had, and change nothing.
-        """
-        n_envs = self.n_envs
-        if self._exploring_left is None or self._exploring_action is None:
-            self._exploring_left = np.zeros(n_envs, dtype=np.int64)
-            self._exploring_action = np.zeros(n_envs, dtype=np.int64)
-        if ended is not None:
-            left_before = self._exploring_left.copy()
-            self._exploring_left[np.asarray(ended, dtype=bool)] = 0
-        else:
-            left_before = self._exploring_left
-        env_of_row = np.concatenate([np.arange(n_envs), np.asarray(truncated, dtype=np.int64)])
-        left = np.concatenate([self._exploring_left, left_before[truncated]])
-        repeating = left > 0
-        explore = ~repeating & (np.random.rand(len(env_of_row)) < epsilon)
-        actions = np.empty(len(env_of_row), dtype=np.int64)
-        actions[repeating] = self._exploring_action[env_of_row[repeating]]
-        self._fill_actions(observation, actions, explore, ~(repeating | explore))
-        # The next step's rows: a repeated action counts down, a new exploration lasts n ~ zeta steps.
-        self._exploring_left[repeating[:n_envs]] -= 1
-        for env in np.flatnonzero(explore[:n_envs]):
-            self._exploring_action[env] = actions[env]
-            self._exploring_left[env] = int(np.random.zipf(cast(float, self.exploration_zeta))) - 1
-        return actions
-
-    def _sample_action(
-        self,
-        learning_starts: int,
-        action_noise: ActionNoise | None = None,
-        n_envs: int = 1,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Return the actions committed at the previous step (drawn now only after a reset)."""
-        if self._next_actions is None:
-            assert self._last_obs is not None, "self._last_obs was not set"
-            self._next_actions = self._draw_actions(self._last_obs)
-        return self._next_actions, self._next_actions
-
-    def _store_transition(
-        self,
-        replay_buffer: ReplayBuffer,
-        buffer_action: np.ndarray,
-        new_obs: Obs,
-        reward: np.ndarray,
-        dones: np.ndarray,
-        infos: list[dict[str, Any]],
-    ) -> None:
-        """
-        Draw the actions of the next step, then store the transition with its next action.
-
-        The next step's actions are drawn from ``new_obs`` (after an episode end: the reset
-        observation) with the next step's epsilon. An env whose episode was truncated also draws,
-        in the same batched forward, the ``a'`` at its terminal observation: that is what the
-        target bootstraps from. After a termination ``a'`` is masked out of the target, and the
-        next episode's first action is stored there.
-        """
-        self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
-        truncated = (
-            [
-                int(i)
-                for i in np.flatnonzero(dones)
-                if infos[i].get("TimeLimit.truncated", False) and "terminal_observation" in infos[i]
-            ]
-            if dones.any()
-            else []
-        )
-        if truncated:
-            drawn = self._draw_actions(
-                _append_rows(new_obs, [infos[i]["terminal_observation"] for i in truncated]), dones, truncated
-            )
-            self._next_actions = drawn[: len(dones)]
-            stored_next_actions = self._next_actions.copy()
-            stored_next_actions[truncated] = drawn[len(dones) :]
-        else:
-            self._next_actions = stored_next_actions = self._draw_actions(new_obs, dones)
-        self._warn_if_negative_reward(reward)
-        buffer = cast(SarsaReplayBuffer, _AddWithNextAction(cast(SarsaReplayBuffer, replay_buffer), stored_next_actions))
-        super()._store_transition(buffer, buffer_action, new_obs, reward, dones, infos)  # type: ignore[arg-type]
-
-    def _warn_if_negative_reward(self, reward: np.ndarray) -> None:
-        if self._warned_negative_reward or not self.policy.softplus_head or not (reward < 0).any():
-            return
-        self._warned_negative_reward = True
-        env_id = "the env"
-        if self.env is not None:
-            spec = self.env.get_attr("spec", indices=0)[0]
-            env_id = spec.id if spec is not None else type(self.env.get_attr("unwrapped", indices=0)[0]).__name__
-        warnings.warn(
-            f"softplus_head=True but {env_id} gave a negative reward ({float(reward.min())}): "
-            "a softplus head keeps every Q-value above 0, so negative returns cannot be learned. "
-            "Use policy_kwargs=dict(softplus_head=False) for this env.",
-            stacklevel=2,
-        )
-
-    def predict(
-        self,
-        observation: Obs,
-        state: tuple[np.ndarray, ...] | None = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """
-        Get the policy's action(s) from an observation.
-
-        Unlike DQN, a batch of observations draws one exploration coin per row.
-
-        :param observation: the input observation
-        :param state: The last states (can be None, used in recurrent policies)
-        :param episode_start: The last masks (can be None, used in recurrent policies)
-        :param deterministic: Whether to return greedy actions (no exploration)
-        :return: the model's action and the next state (used in recurrent policies)
-        """
-        if deterministic or not self.policy.is_vectorized_observation(observation):
-            return super().predict(observation, state, episode_start, deterministic)
-        return self._epsilon_greedy(observation, self.exploration_rate, collecting=False), state
 
     # ----------------------------------------------------------------------------------------
     # Learning
@@ -587,7 +338,8 @@ class SARSA(DQN):
             current_q_values = th.gather(self.q_net(replay_data.observations), dim=1, index=replay_data.actions.long())
             loss = td_loss(current_q_values, target_q_values, self.loss)
             loss_value = loss.item()
-            self._check_finite(loss_value, current_q_values, target_q_values, step)
+            check_finite(loss_value, current_q_values, target_q_values, self._n_updates + step + 1, self._last_finite_loss)
+            self._last_finite_loss = loss_value
             losses.append(loss_value)
             q_means.append(current_q_values.mean().item())
 
@@ -615,19 +367,6 @@ class SARSA(DQN):
         finally:
             self.q_net.set_training_mode(True)
 
-    def _check_finite(self, loss_value: float, q_values: th.Tensor, target_q_values: th.Tensor, step: int) -> None:
-        """Stop before a non-finite loss reaches the parameters."""
-        if math.isfinite(loss_value) and th.isfinite(q_values).all() and th.isfinite(target_q_values).all():
-            self._last_finite_loss = loss_value
-            return
-        raise RuntimeError(
-            f"Non-finite value at gradient update {self._n_updates + step + 1}: loss={loss_value}, "
-            f"Q-values finite: {bool(th.isfinite(q_values).all())}, "
-            f"targets finite: {bool(th.isfinite(target_q_values).all())}. "
-            f"The last finite loss was {self._last_finite_loss}. The parameters were not updated with it; "
-            "try a lower learning_rate, a smaller max_grad_norm or scaled rewards."
-        )
-
     def learn(
         self: SelfSARSA,
         total_timesteps: int,
@@ -645,88 +384,3 @@ class SARSA(DQN):
             reset_num_timesteps=reset_num_timesteps,
             progress_bar=progress_bar,
         )
-
-    # ----------------------------------------------------------------------------------------
-    # Saving and loading
-    # ----------------------------------------------------------------------------------------
-    def save(
-        self,
-        path: str | pathlib.Path | io.BufferedIOBase,
-        exclude: Iterable[str] | None = None,
-        include: Iterable[str] | None = None,
-    ) -> None:
-        """
-        Save the model in SB3's zip format; a path is written atomically.
-
-        The file is complete or absent: it is written to a temporary file in the same folder,
-        then renamed over ``path``, so a process killed mid-save leaves the previous file intact.
-
-        :param path: path to the file (``.zip`` is added when it has no suffix) or a file object
-        :param exclude: name of parameters that should be excluded in addition to the default ones
-        :param include: name of parameters that might be excluded but should be included anyway
-        """
-        setattr(self, SARSA_FORMAT_KEY, self.SAVE_FORMAT_VERSION)
-        if isinstance(path, io.BufferedIOBase):
-            super().save(path, exclude, include)
-            return
-        with atomic_open(resolve_save_path(path, "zip")) as file:
-            super().save(file, exclude, include)  # type: ignore[arg-type]
-
-    @classmethod
-    def load(  # type: ignore[override]
-        cls: type[SelfSARSA],
-        path: str | pathlib.Path | io.BufferedIOBase,
-        env: GymEnv | None = None,
-        device: th.device | str = "auto",
-        custom_objects: dict[str, Any] | None = None,
-        print_system_info: bool = False,
-        force_reset: bool = True,
-        **kwargs: Any,
-    ) -> SelfSARSA:
-        """
-        Load a model saved by :meth:`save`; see :meth:`stable_baselines3.common.base_class.BaseAlgorithm.load`.
-
-        :raises FileNotFoundError: if there is no such file
-        :raises ValueError: if the file is truncated or corrupted, was saved by another algorithm
-            or a newer sb3-sarsa, or ``env`` has other spaces than the saved model
-        """
-        if not isinstance(path, io.BufferedIOBase):
-            path = find_saved_file(path, "zip")
-            check_sarsa_zip(path, cls.SAVE_FORMAT_VERSION)
-        return super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
-
-    def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
-        """
-        Save the replay buffer (next actions included) as a pickle file; a path is written atomically.
-
-        :param path: path to the file (``.pkl`` is added when it has no suffix) or a file object
-        """
-        if isinstance(path, io.BufferedIOBase):
-            super().save_replay_buffer(path)
-            return
-        with atomic_open(resolve_save_path(path, "pkl")) as file:
-            super().save_replay_buffer(file)  # type: ignore[arg-type]
-
-    def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase, truncate_last_traj: bool = True) -> None:
-        """
-        Load a replay buffer saved by :meth:`save_replay_buffer`.
-
-        :raises FileNotFoundError: if there is no such file
-        :raises ValueError: if the buffer has no next actions or does not fit this model;
-            the current buffer is then kept
-        """
-        if not isinstance(path, io.BufferedIOBase):
-            path = find_saved_file(path, "pkl")
-        current = self.replay_buffer
-        super().load_replay_buffer(path, truncate_last_traj)
-        loaded = self.replay_buffer
-        problem = None
-        if not isinstance(loaded, NextActionStorage):
-            problem = f"it is a {type(loaded).__name__}, which stores no next actions (saved by another algorithm?)"
-        elif loaded.observation_space != self.observation_space or loaded.action_space != self.action_space:
-            problem = f"its spaces ({loaded.observation_space}, {loaded.action_space}) differ from the model's"
-        elif loaded.n_envs != self.n_envs:
-            problem = f"it was filled by {loaded.n_envs} envs and the model has {self.n_envs}"
-        if problem is not None:
-            self.replay_buffer = current
-            raise ValueError(f"Cannot load the replay buffer {path}: {problem}.")

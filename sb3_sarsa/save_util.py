@@ -13,8 +13,14 @@ import os
 import pathlib
 import secrets
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any, ClassVar, TypeVar, cast
+
+import torch as th
+from stable_baselines3.common.buffers import BaseBuffer
+from stable_baselines3.common.type_aliases import GymEnv
+from stable_baselines3.dqn import DQN
 
 SARSA_FORMAT_KEY = "sarsa_format_version"
 
@@ -133,3 +139,108 @@ def check_sarsa_zip(path: pathlib.Path, format_version: int) -> None:
             f"{path} was saved by a newer sb3-sarsa (file format {version}, this version reads up to "
             f"{format_version}): upgrade sb3-sarsa to load it."
         )
+
+
+def replay_buffer_problem(buffer: Any, model: DQN) -> str | None:
+    """
+    :param buffer: a replay buffer just loaded into ``model``
+    :return: why it cannot serve ``model`` (no next actions, other spaces, another number of envs), or ``None``
+    """
+    from sb3_sarsa.buffers import NextActionStorage
+
+    if not isinstance(buffer, NextActionStorage):
+        return f"it is a {type(buffer).__name__}, which stores no next actions (saved by another algorithm?)"
+    buffer = cast(BaseBuffer, buffer)
+    if buffer.observation_space != model.observation_space or buffer.action_space != model.action_space:
+        return f"its spaces ({buffer.observation_space}, {buffer.action_space}) differ from the model's"
+    if buffer.n_envs != model.n_envs:
+        return f"it was filled by {buffer.n_envs} envs and the model has {model.n_envs}"
+    return None
+
+
+SelfSaving = TypeVar("SelfSaving", bound="AtomicSaving")
+
+
+class AtomicSaving(DQN):
+    """
+    The saving half of :class:`sb3_sarsa.SARSA`: SB3's zip and pickle files, written atomically
+    (:func:`atomic_open`), checked when read (:func:`check_sarsa_zip`, :func:`replay_buffer_problem`).
+    """
+
+    #: Version of what :meth:`save` writes; :meth:`load` refuses files from a newer version.
+    SAVE_FORMAT_VERSION: ClassVar[int] = 1
+
+    def save(
+        self,
+        path: str | pathlib.Path | io.BufferedIOBase,
+        exclude: Iterable[str] | None = None,
+        include: Iterable[str] | None = None,
+    ) -> None:
+        """
+        Save the model in SB3's zip format; a path is written atomically.
+
+        The file is complete or absent: it is written to a temporary file in the same folder,
+        then renamed over ``path``, so a process killed mid-save leaves the previous file intact.
+
+        :param path: path to the file (``.zip`` is added when it has no suffix) or a file object
+        :param exclude: name of parameters that should be excluded in addition to the default ones
+        :param include: name of parameters that might be excluded but should be included anyway
+        """
+        setattr(self, SARSA_FORMAT_KEY, self.SAVE_FORMAT_VERSION)
+        if isinstance(path, io.BufferedIOBase):
+            super().save(path, exclude, include)
+            return
+        with atomic_open(resolve_save_path(path, "zip")) as file:
+            super().save(file, exclude, include)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls: type[SelfSaving],
+        path: str | pathlib.Path | io.BufferedIOBase,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfSaving:
+        """
+        Load a model saved by :meth:`save`; see :meth:`stable_baselines3.common.base_class.BaseAlgorithm.load`.
+
+        :raises FileNotFoundError: if there is no such file
+        :raises ValueError: if the file is truncated or corrupted, was saved by another algorithm
+            or a newer sb3-sarsa, or ``env`` has other spaces than the saved model
+        """
+        if not isinstance(path, io.BufferedIOBase):
+            path = find_saved_file(path, "zip")
+            check_sarsa_zip(path, cls.SAVE_FORMAT_VERSION)
+        return super().load(path, env, device, custom_objects, print_system_info, force_reset, **kwargs)
+
+    def save_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase) -> None:
+        """
+        Save the replay buffer (next actions included) as a pickle file; a path is written atomically.
+
+        :param path: path to the file (``.pkl`` is added when it has no suffix) or a file object
+        """
+        if isinstance(path, io.BufferedIOBase):
+            super().save_replay_buffer(path)
+            return
+        with atomic_open(resolve_save_path(path, "pkl")) as file:
+            super().save_replay_buffer(file)  # type: ignore[arg-type]
+
+    def load_replay_buffer(self, path: str | pathlib.Path | io.BufferedIOBase, truncate_last_traj: bool = True) -> None:
+        """
+        Load a replay buffer saved by :meth:`save_replay_buffer`.
+
+        :raises FileNotFoundError: if there is no such file
+        :raises ValueError: if the buffer has no next actions or does not fit this model;
+            the current buffer is then kept
+        """
+        if not isinstance(path, io.BufferedIOBase):
+            path = find_saved_file(path, "pkl")
+        current = self.replay_buffer
+        super().load_replay_buffer(path, truncate_last_traj)
+        problem = replay_buffer_problem(self.replay_buffer, self)
+        if problem is not None:
+            self.replay_buffer = current
+            raise ValueError(f"Cannot load the replay buffer {path}: {problem}.")

@@ -7,6 +7,8 @@ They do not touch any network: the caller computes the Q-values and passes them 
 math can be checked against hand-computed numbers.
 """
 
+import math
+
 import torch as th
 from torch.nn import functional as F
 
@@ -156,3 +158,27 @@ def next_action_agreement(policy_q_values: th.Tensor, next_actions: th.Tensor, d
         return None
     agree = greedy_actions(policy_q_values) == next_actions.reshape(-1).long()
     return agree[used].float().mean().item()
+
+
+def check_finite(
+    loss_value: float, q_values: th.Tensor, target_q_values: th.Tensor, update: int, last_finite_loss: float | None
+) -> None:
+    """
+    Stop before a non-finite loss reaches the parameters.
+
+    :param loss_value: the batch's loss
+    :param q_values: the batch's Q-values
+    :param target_q_values: the batch's TD targets
+    :param update: the number of this gradient update (from 1)
+    :param last_finite_loss: the loss of the last update that was finite, for the message
+    :raises RuntimeError: naming what is not finite, if anything is not
+    """
+    if math.isfinite(loss_value) and th.isfinite(q_values).all() and th.isfinite(target_q_values).all():
+        return
+    raise RuntimeError(
+        f"Non-finite value at gradient update {update}: loss={loss_value}, "
+        f"Q-values finite: {bool(th.isfinite(q_values).all())}, "
+        f"targets finite: {bool(th.isfinite(target_q_values).all())}. "
+        f"The last finite loss was {last_finite_loss}. The parameters were not updated with it; "
+        "try a lower learning_rate, a smaller max_grad_norm or scaled rewards."
+    )

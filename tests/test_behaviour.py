@@ -100,6 +100,7 @@ def test_learn_with_a_reset_draws_the_first_action_from_the_reset_observation(n_
 def test_learn_without_a_reset_executes_the_committed_action() -> None:
     model, recorders, draws = collecting_model(n_envs=2, epsilon=0.0, time_limit=50)
     model.learn(7)
+    assert model._next_actions is not None
     committed = model._next_actions.copy()
     steps_before = [len(recorder.steps) for recorder in recorders]
     draws_before = len(draws)
