@@ -31,7 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.compare import DOCS, ROOT, command_line, machine, produced_by, record_command, versions
+from benchmarks.compare import (
+    DOCS,
+    ROOT,
+    command_line,
+    discussion_section,
+    machine,
+    produced_by,
+    record_command,
+    versions,
+)
 
 RESULTS = ROOT / "benchmarks" / "robustness"
 JOURNAL = RESULTS / "grid.journal"
@@ -433,6 +442,57 @@ def cell_table(found: dict[str, list[dict[str, Any]]]) -> list[str]:
     return lines
 
 
+#: The columns of the grid's top three rows (never next to the cliff) far from and near the goal.
+FAR_COLUMNS, NEAR_COLUMNS = range(0, 4), range(8, 12)
+TRACE_STEPS = (3_000, 15_000, 30_000, 45_000, 60_000)
+
+
+def region_states(columns: range) -> list[int]:
+    return [row * 12 + column for row in range(3) for column in columns]
+
+
+def falling_values(found: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """:return: the report lines on which values fall, and when, in SARSA's runs that never found the goal"""
+    from benchmarks.cliff import exact_values
+
+    sarsa = found.get("sarsa", [])
+    lost = [record for record in sarsa if not record["reached_goal"]]
+    if not lost:
+        return []
+    exact = exact_values()["epsilon-greedy"].max(axis=1)
+    lines = [
+        "## Which values fall, and when",
+        "",
+        f"Default SARSA's runs whose greedy path never reached the goal ({len(lost)} of {len(sarsa)}): the mean of "
+        "`max_a Q(s)` over the 12 cells of the top three rows far from the goal (columns 0-3) and near it "
+        "(columns 8-11), along training, against the exact epsilon-0.1-greedy values; and the first traced step "
+        f"(every {TRACE_STEPS[0]:,}) at which the greedy path reached the goal, in the runs that found it.",
+        "",
+        "| run | cells | " + " | ".join(f"{step:,} steps" for step in TRACE_STEPS) + " | exact |",
+        "|---|---|" + "---|" * (len(TRACE_STEPS) + 1),
+    ]
+    for record in lost:
+        by_step = {point["step"]: np.asarray(point["max_q"]) for point in record["trace"]}
+        for name, columns in (("far", FAR_COLUMNS), ("near", NEAR_COLUMNS)):
+            states = region_states(columns)
+            values = " | ".join(f"{by_step[step][states].mean():.1f}" if step in by_step else "-" for step in TRACE_STEPS)
+            lines.append(
+                f"| {cell_label(record['cell'])}, seed {record['seed']} | {name} | {values} | {exact[states].mean():.1f} |"
+            )
+    found_at = [
+        next(point["step"] for point in record["trace"] if point["reached_goal"])
+        for record in sarsa
+        if record["reached_goal"] and any(point["reached_goal"] for point in record["trace"])
+    ]
+    if found_at:
+        lines += [
+            "",
+            f"In the {len(found_at)} runs that found the goal, the greedy path first reached it at a median of "
+            f"{np.median(found_at):,.0f} steps (from {min(found_at):,} to {max(found_at):,}).",
+        ]
+    return [*lines, ""]
+
+
 def report(command: str, storage_spec: str | None = None) -> str:
     found = load_records(storage_spec)
     lines = [
@@ -469,6 +529,8 @@ def report(command: str, storage_spec: str | None = None) -> str:
         "",
         *cell_table(found),
         "",
+        *falling_values(found),
+        *discussion_section(RESULTS / "discussion.md"),
         f"Machine: {machine()}. {versions()}.",
         "",
     ]
