@@ -340,36 +340,3 @@ class DictSarsaReplayBuffer(NextActionStorage, DictReplayBuffer):
             next_actions=self.to_torch(self.next_actions[last_inds, env_indices]),
             discounts=None if discounts is None else self.to_torch(discounts),
         )
-
-
-def sarsa_buffer_class(buffer_class: type[ReplayBuffer] | None, observation_space: spaces.Space, recent_eta: float) -> type:
-    """
-    The replay buffer class SARSA uses for a ``replay_buffer_class`` argument.
-
-    :param buffer_class: the argument: ``None`` (chosen from the observation space), SB3's ``HerReplayBuffer``
-        (replaced by :class:`sb3_sarsa.HerSarsaReplayBuffer`, so that DQN code runs unchanged) or a class
-        that stores next actions
-    :param observation_space: the model's observation space
-    :param recent_eta: the model's ``recent_eta`` (below 1 it needs :meth:`SarsaReplayBuffer.sample_recent`)
-    :raises TypeError: if the class stores no next actions
-    :raises ValueError: if ``recent_eta < 1`` and the class cannot sample its newest transitions
-    """
-    from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
-
-    from sb3_sarsa.her import HerSarsaReplayBuffer
-
-    if buffer_class is None:
-        buffer_class = DictSarsaReplayBuffer if isinstance(observation_space, spaces.Dict) else SarsaReplayBuffer
-    elif buffer_class is HerReplayBuffer:
-        buffer_class = HerSarsaReplayBuffer
-    if not issubclass(buffer_class, NextActionStorage):
-        raise TypeError(
-            f"replay_buffer_class must store next actions (a subclass of SarsaReplayBuffer, "
-            f"DictSarsaReplayBuffer or HerSarsaReplayBuffer), got {buffer_class.__name__}."
-        )
-    if recent_eta < 1.0 and not hasattr(buffer_class, "sample_recent"):
-        raise ValueError(
-            f"recent_eta={recent_eta} needs a buffer that can sample its newest transitions "
-            f"(SarsaReplayBuffer, DictSarsaReplayBuffer); {buffer_class.__name__} cannot: use recent_eta=1.0."
-        )
-    return buffer_class

@@ -4,6 +4,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch as th
+from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
@@ -12,7 +13,7 @@ from stable_baselines3.dqn import DQN
 from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
 
 from sb3_sarsa.behaviour import SarsaBehaviour
-from sb3_sarsa.buffers import DictSarsaReplayBuffer, SarsaReplayBuffer, sarsa_buffer_class
+from sb3_sarsa.buffers import DictSarsaReplayBuffer, NextActionStorage, SarsaReplayBuffer
 from sb3_sarsa.checks import (
     check_exploration_zeta,
     check_parameters,
@@ -21,6 +22,7 @@ from sb3_sarsa.checks import (
     check_spaces,
     check_target_epsilon,
 )
+from sb3_sarsa.her import HerSarsaReplayBuffer
 from sb3_sarsa.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SarsaPolicy, SarsaQNetwork
 from sb3_sarsa.recency import ere_window
 from sb3_sarsa.save_util import SARSA_FORMAT_KEY, AtomicSaving
@@ -37,6 +39,35 @@ from sb3_sarsa.targets import (
 SelfSARSA = TypeVar("SelfSARSA", bound="SARSA")
 
 Obs = np.ndarray | dict[str, np.ndarray]
+
+
+def sarsa_buffer_class(buffer_class: type[ReplayBuffer] | None, observation_space: spaces.Space, recent_eta: float) -> type:
+    """
+    The replay buffer class SARSA uses for a ``replay_buffer_class`` argument.
+
+    :param buffer_class: the argument: ``None`` (chosen from the observation space), SB3's ``HerReplayBuffer``
+        (replaced by :class:`sb3_sarsa.HerSarsaReplayBuffer`, so that DQN code runs unchanged) or a class
+        that stores next actions
+    :param observation_space: the model's observation space
+    :param recent_eta: the model's ``recent_eta`` (below 1 it needs :meth:`SarsaReplayBuffer.sample_recent`)
+    :raises TypeError: if the class stores no next actions
+    :raises ValueError: if ``recent_eta < 1`` and the class cannot sample its newest transitions
+    """
+    if buffer_class is None:
+        buffer_class = DictSarsaReplayBuffer if isinstance(observation_space, spaces.Dict) else SarsaReplayBuffer
+    elif buffer_class is HerReplayBuffer:
+        buffer_class = HerSarsaReplayBuffer
+    if not issubclass(buffer_class, NextActionStorage):
+        raise TypeError(
+            f"replay_buffer_class must store next actions (a subclass of SarsaReplayBuffer, "
+            f"DictSarsaReplayBuffer or HerSarsaReplayBuffer), got {buffer_class.__name__}."
+        )
+    if recent_eta < 1.0 and not hasattr(buffer_class, "sample_recent"):
+        raise ValueError(
+            f"recent_eta={recent_eta} needs a buffer that can sample its newest transitions "
+            f"(SarsaReplayBuffer, DictSarsaReplayBuffer); {buffer_class.__name__} cannot: use recent_eta=1.0."
+        )
+    return buffer_class
 
 
 class SARSA(SarsaBehaviour, AtomicSaving):
