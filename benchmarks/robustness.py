@@ -485,10 +485,13 @@ def falling_values(found: dict[str, list[dict[str, Any]]]) -> list[str]:
         if record["reached_goal"] and any(point["reached_goal"] for point in record["trace"])
     ]
     if found_at:
+        errors = [record["value_error"] for record in sarsa if record["reached_goal"]]
         lines += [
             "",
             f"In the {len(found_at)} runs that found the goal, the greedy path first reached it at a median of "
-            f"{np.median(found_at):,.0f} steps (from {min(found_at):,} to {max(found_at):,}).",
+            f"{np.median(found_at):,.0f} steps (from {min(found_at):,} to {max(found_at):,}); their value error "
+            f"was at most {VALUE_ERROR_LIMIT:g} on {sum(error <= VALUE_ERROR_LIMIT for error in errors)} of "
+            f"{len(errors)} (median {np.median(errors):.2f}).",
         ]
     return [*lines, ""]
 
