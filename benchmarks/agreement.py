@@ -7,7 +7,7 @@ evaluation) and samples, every ``--every`` steps, the last logged ``train/next_a
 exploration rate. With a buffer of fresh transitions the agreement is about ``1 - eps + eps / n``
 (``n`` actions); below that, the stored ``a'`` come from older policies that acted differently.
 Results: ``benchmarks/agreement/<env>_seed<K>.json`` (invocations in its ``COMMANDS.txt``); table:
-``docs/AGREEMENT.md``.
+``docs/research/AGREEMENT.md``.
 """
 
 import argparse
@@ -28,7 +28,7 @@ from benchmarks.compare import (
 )
 
 RESULTS = ROOT / "benchmarks" / "agreement"
-REPORT = ROOT / "docs" / "AGREEMENT.md"
+REPORT = ROOT / "docs" / "research" / "AGREEMENT.md"
 
 
 def result_path(env_id: str, seed: int) -> pathlib.Path:
@@ -112,7 +112,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every", type=int, default=10_000, help="steps between samples")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (at most 2 on a 2-core machine)")
-    parser.add_argument("--report-only", action="store_true", help="only write docs/AGREEMENT.md")
+    parser.add_argument("--report-only", action="store_true", help="only write docs/research/AGREEMENT.md")
     parser.add_argument("--run", nargs=3, metavar=("ENV", "SEED", "EVERY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:

@@ -3,7 +3,7 @@ Sutton & Barto's cliff (Example 6.6) with deep SARSA, Expected SARSA and SB3's D
 
     python -m benchmarks.cliff                 # 10 seeds of every algorithm (about 25 minutes on 2 cores)
     python -m benchmarks.cliff --seeds 3 --algos sarsa dqn
-    python -m benchmarks.cliff --report-only   # docs/CLIFF.md and its two plots from the stored results
+    python -m benchmarks.cliff --report-only   # docs/research/CLIFF.md and its two plots from the stored results
 
 ``CliffWalking-v1`` (4 x 12 grid, -1 per step, -100 and back to the start for a step into the
 cliff) with a time limit of ``TIME_LIMIT`` steps, whose truncation bootstraps as everywhere in SB3.
@@ -441,7 +441,7 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (at most 2 on a 2-core machine)")
-    parser.add_argument("--report-only", action="store_true", help="only write docs/CLIFF.md and the plots")
+    parser.add_argument("--report-only", action="store_true", help="only write docs/research/CLIFF.md and the plots")
     parser.add_argument("--run", nargs=2, metavar=("ALGO", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:

@@ -2,7 +2,7 @@
 Why SARSA's value of the cliff's start sits above the exact one: the buffer, or the network?
 
     python -m benchmarks.cliff_bias                 # 4 seeds of each variant (about an hour on 2 cores)
-    python -m benchmarks.cliff_bias --report-only   # docs/CLIFF_BIAS.md from the stored results
+    python -m benchmarks.cliff_bias --report-only   # docs/research/CLIFF_BIAS.md from the stored results
 
 ``python -m benchmarks.cliff`` found SARSA's ``max_a Q(start)`` about 0.6 above the exact
 epsilon-greedy value on most seeds, while Expected SARSA, trained the same way, lands on it. The
@@ -26,7 +26,7 @@ whose more exploratory ``a'`` price in more falls than the final policy takes. `
 hidden layer (a table of weights on the one-hot state): whatever separates it from its buffer's table
 is optimisation, not the network's shape.
 
-Results: ``benchmarks/cliff_bias/<variant>_seed<k>.json``; report: ``docs/CLIFF_BIAS.md``.
+Results: ``benchmarks/cliff_bias/<variant>_seed<k>.json``; report: ``docs/research/CLIFF_BIAS.md``.
 """
 
 import argparse

@@ -14,7 +14,7 @@ entry of ``sarsa.yml``), for SARSA, Expected SARSA (both MSE) and DQN, and recor
 each run first reached the goal. A run that never reached it cannot know what the goal is worth,
 whatever its target: its failure is one of exploration.
 
-Results: ``benchmarks/cliff_discovery/<setting>_<algo>_seed<k>.json``; report: ``docs/CLIFF_DISCOVERY.md``.
+Results: ``benchmarks/cliff_discovery/<setting>_<algo>_seed<k>.json``; report: ``docs/research/CLIFF_DISCOVERY.md``.
 """
 
 import argparse

@@ -2,7 +2,8 @@
 SARSA + HER against DQN + HER on SB3's ``BitFlippingEnv``, with the same hyperparameters.
 
     python -m benchmarks.her                    # N = 8 and 15, 5 seeds, SARSA and DQN
-    python -m benchmarks.her --report-only      # only the table in docs/HER.md
+    python -m benchmarks.her --bits 10 --seeds 20   # SB3's own test_performance_her setting
+    python -m benchmarks.her --report-only      # only the table in docs/research/HER.md
 
 Both algorithms get ``replay_buffer_class=HerReplayBuffer`` (SB3's class, as DQN code writes it;
 SARSA swaps in its own ``HerSarsaReplayBuffer``) and ``HER_PARAMS``; SARSA keeps its own defaults
@@ -35,7 +36,7 @@ from benchmarks.compare import (
 )
 
 RESULTS = ROOT / "benchmarks" / "her"
-BITS = (8, 15)
+BITS = (8, 10, 15)
 ALGOS = ("sarsa", "dqn")
 #: The same for both algorithms (only SARSA's target and loss differ, by their defaults).
 HER_PARAMS: dict[str, Any] = dict(
@@ -51,13 +52,30 @@ HER_PARAMS: dict[str, Any] = dict(
     exploration_final_eps=0.05,
     policy_kwargs=dict(net_arch=[256, 256]),
 )
-BUDGET = {8: 10_000, 15: 50_000}
+#: N = 10 is the setting of SB3's ``test_performance_her`` (tests/test_her.py, SB3 2.x): 2 envs, 5 sampled goals.
+SB3_TEST_PARAMS: dict[str, Any] = dict(
+    learning_rate=2e-3,
+    buffer_size=100_000,
+    learning_starts=100,
+    batch_size=32,
+    train_freq=1,
+    gradient_steps=2,
+    target_update_interval=100,
+    exploration_final_eps=0.02,
+)
+PARAMS = {8: HER_PARAMS, 10: SB3_TEST_PARAMS, 15: HER_PARAMS}
+N_ENVS = {8: 1, 10: 2, 15: 1}
+N_SAMPLED_GOAL = {8: 4, 10: 5, 15: 4}
+BUDGET = {8: 10_000, 10: 1_500, 15: 50_000}
+#: SB3's test judges the training success (``ep_success_buffer``) over the last episodes.
+TRAINING_EPISODES = 50
 EVAL_EPISODES = 100
 
 
 def run_one(n_bits: int, algo: str, seed: int) -> dict[str, Any]:
     import torch as th
     from stable_baselines3 import DQN, HerReplayBuffer
+    from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.envs import BitFlippingEnv
 
     from sb3_sarsa import SARSA
@@ -66,15 +84,16 @@ def run_one(n_bits: int, algo: str, seed: int) -> dict[str, Any]:
     model_class: Any = DQN if algo == "dqn" else SARSA
     model = model_class(
         "MultiInputPolicy",
-        BitFlippingEnv(n_bits=n_bits),
+        make_vec_env(lambda: BitFlippingEnv(n_bits=n_bits), N_ENVS[n_bits]),
         replay_buffer_class=HerReplayBuffer,
-        replay_buffer_kwargs=dict(n_sampled_goal=4, goal_selection_strategy="future"),
+        replay_buffer_kwargs=dict(n_sampled_goal=N_SAMPLED_GOAL[n_bits], goal_selection_strategy="future"),
         seed=seed,
-        **HER_PARAMS,
+        **PARAMS[n_bits],
     )
     start = time.perf_counter()
     model.learn(BUDGET[n_bits])
     seconds = time.perf_counter() - start
+    training_success = float(np.mean(list(model.ep_success_buffer)[-TRAINING_EPISODES:]))
     env = BitFlippingEnv(n_bits=n_bits)
     env.reset(seed=10_000 + seed)
     successes = 0
@@ -93,8 +112,11 @@ def run_one(n_bits: int, algo: str, seed: int) -> dict[str, Any]:
         "algo": algo,
         "seed": seed,
         "budget": BUDGET[n_bits],
-        "hyperparameters": {key: repr(value) for key, value in HER_PARAMS.items()},
+        "n_envs": N_ENVS[n_bits],
+        "n_sampled_goal": N_SAMPLED_GOAL[n_bits],
+        "hyperparameters": {key: repr(value) for key, value in PARAMS[n_bits].items()},
         "success_rate": successes / EVAL_EPISODES,
+        "training_success": training_success,
         "seconds": seconds,
     }
 

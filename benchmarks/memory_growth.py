@@ -15,7 +15,7 @@ Each variant trains in its own process (one torch thread, seed 0) and records it
 
 If ``dqn-same`` grows as ``sarsa`` does, the growth is the configuration's, not SARSA's code; if
 ``sarsa-malloc`` stays flat, the growth is memory the allocator keeps, not objects kept alive.
-Writes ``benchmarks/memory_growth/<env>.json`` and ``docs/MEMORY_GROWTH.md`` (``--report-only``
+Writes ``benchmarks/memory_growth/<env>.json`` and ``docs/research/MEMORY_GROWTH.md`` (``--report-only``
 rewrites the latter from the former). Not run in CI.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 from benchmarks.compare import ROOT, command_line, hyperparameters, record_command, versions
 
 OUTPUT = ROOT / "benchmarks" / "memory_growth"
-DOC = ROOT / "docs" / "MEMORY_GROWTH.md"
+DOC = ROOT / "docs" / "research" / "MEMORY_GROWTH.md"
 #: glibc's allocator: one arena, freed memory above 128 KiB returned to the system, large blocks mapped
 MALLOC_ENV = {"MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": "131072", "MALLOC_MMAP_THRESHOLD_": "131072"}
 VARIANTS: dict[str, tuple[str, str, dict[str, str]]] = {  # name: (algorithm, whose hyperparameters, environment)

@@ -3,7 +3,7 @@ Does default SARSA learn the cliff with a user's own settings? A grid of generic
 
     python -m benchmarks.robustness run --workers 2            # the grid, 5 seeds per cell (about 40 minutes on 2 cores)
     python -m benchmarks.robustness run --storage postgresql+psycopg://optuna@127.0.0.1:5432/optuna
-    python -m benchmarks.robustness report                     # docs/ROBUSTNESS.md and docs/robustness_grid.png
+    python -m benchmarks.robustness report          # docs/research/ROBUSTNESS.md and docs/research/robustness_grid.png
 
 Every run trains with the constructor's defaults (SARSA's or SB3's DQN's) except :data:`FIXED` and
 the three axes of :data:`AXES`: epsilon (``0.1`` from the first step, as Sutton & Barto's Example 6.6,
@@ -585,7 +585,7 @@ def main() -> None:
     export_parser = commands.add_parser("export", help="copy the studies from --storage into the journal file")
     export_parser.add_argument("--storage", required=True)
     export_parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    report_parser = commands.add_parser("report", help="write docs/ROBUSTNESS.md and its heatmap")
+    report_parser = commands.add_parser("report", help="write docs/research/ROBUSTNESS.md and its heatmap")
     report_parser.add_argument("--storage")
     args = parser.parse_args()
     if args.command == "run":

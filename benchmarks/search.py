@@ -3,7 +3,7 @@ The hyperparameter search of ``sarsa.yml``: rl-zoo3's own ``-optimize``, several
 study on a PostgreSQL server, resumable across days and machines.
 
     python -m benchmarks.search run --env LunarLander-v3 --trials 10      # 2 workers x 10 trials each
-    python -m benchmarks.search report --env LunarLander-v3               # docs/SEARCH_LUNARLANDER.md
+    python -m benchmarks.search report --env LunarLander-v3               # docs/research/SEARCH_LUNARLANDER.md
     python -m benchmarks.search confirm --env LunarLander-v3 --top 3 --seeds 10
 
 ``run`` starts (or reuses) the throw-away server of ``benchmarks.pg_server`` in ``--pg-dir``, then
@@ -20,7 +20,7 @@ not have yet (:func:`enqueue_entry`), and ``--variant key=value`` the entry with
 A server whose folder holds a ``postmaster.pid`` but that does not run (killed with its machine) is
 started again.
 
-``report`` writes ``docs/SEARCH_<ENV>.md`` and its plots from the study (the server's if it runs, else
+``report`` writes ``docs/research/SEARCH_<ENV>.md`` and its plots from the study (the server's if it runs, else
 the journal copy): trials by state, the best ones with their parameters, the mean of each one's last
 three evaluations beside its final one, parameter importances, and how ``train/next_action_agreement``
 (recorded by every trial) relates to the final return.
@@ -67,7 +67,7 @@ from benchmarks.compare import (
 
 SEARCH = ROOT / "benchmarks" / "search"
 INTERRUPTED_ATTR = "interrupted"  # a failed trial's user attribute: its worker was stopped (:func:`fail_interrupted`)
-DOCS = ROOT / "docs"
+DOCS = ROOT / "docs" / "research"
 CONFIRM_FIRST_SEED = 300
 
 
@@ -785,7 +785,7 @@ def main() -> None:
         metavar="KEY=VALUE[,KEY=VALUE]",
         help="also queue the entry with these constructor arguments changed (repeatable)",
     )
-    for name, text in (("report", "write docs/SEARCH_<ENV>.md"), ("export", "copy the study to benchmarks/search/")):
+    for name, text in (("report", "write docs/research/SEARCH_<ENV>.md"), ("export", "copy the study to benchmarks/search/")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--env", required=True)
         sub.add_argument("--storage", default=None, help="default: the journal copy in benchmarks/search/")

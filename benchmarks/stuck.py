@@ -5,7 +5,7 @@ and its Q-values along the loop, next to a control model's (SB3's DQN) at the ve
     python -m benchmarks.stuck analyse --env Acrobot-v1 \\
         --model benchmarks/models/tuning/Acrobot-v1/base_seed200.zip \\
         --control benchmarks/models/tuning/Acrobot-v1/dqn_seed200.zip --first-seed 220000
-    python -m benchmarks.stuck report        # docs/STUCK.md from benchmarks/stuck/ and the tuning runs
+    python -m benchmarks.stuck report        # docs/research/STUCK.md from benchmarks/stuck/ and the tuning runs
 
 ``analyse`` runs one greedy episode from each of ``--episodes`` seeded start states (by default those
 of the benchmark's final evaluation of the model's training seed; one stuck start state:
@@ -39,7 +39,7 @@ from benchmarks.compare import FINAL_FIRST_SEED, ROOT, command_line, discussion_
 from sb3_sarsa.evaluation import Episodes, run_episodes
 
 STUCK = ROOT / "benchmarks" / "stuck"
-REPORT = ROOT / "docs" / "STUCK.md"
+REPORT = ROOT / "docs" / "research" / "STUCK.md"
 DISCUSSION = STUCK / "discussion.md"
 
 
@@ -546,7 +546,7 @@ def main() -> None:
     run.add_argument("--first-seed", type=int, default=None, help="first start seed (default: from --training-seed)")
     run.add_argument("--episodes", type=int, default=100)
     run.add_argument("--loop", type=int, default=200, help="steps at the end of a stuck episode taken as its loop")
-    commands.add_parser("report", help="write docs/STUCK.md")
+    commands.add_parser("report", help="write docs/research/STUCK.md")
     args = parser.parse_args()
     if args.command == "analyse":
         if args.first_seed is None and args.training_seed is None:

@@ -3,7 +3,7 @@ Tuning runs for ``hyperparams/sarsa.yml``: variants of an env's entry, on seeds 
 
     python -m benchmarks.tune --env MountainCar-v0 --seeds 3                # every variant of the env
     python -m benchmarks.tune --env MountainCar-v0 --variants base n3 --seeds 5
-    python -m benchmarks.tune --report-only                                 # docs/TUNING.md only
+    python -m benchmarks.tune --report-only                                 # docs/research/TUNING.md only
 
 A variant is a set of constructor arguments that replace those of the env's ``sarsa.yml`` entry
 (``VARIANTS`` below; ``base`` is the entry as it is). Each run is a ``benchmarks.compare`` run
@@ -11,7 +11,7 @@ A variant is a set of constructor arguments that replace those of the env's ``sa
 100, 101, ... so that the variant chosen here is then judged by the benchmark on seeds it was not
 chosen on (0-9). Runs are interleaved (seed 100 of every variant, then seed 101, ...), at most
 ``--jobs`` at once; each writes ``benchmarks/tuning/<env>/<variant>_seed<k>.json`` and is skipped
-when that file exists. ``docs/TUNING.md`` lists every variant that has results.
+when that file exists. ``docs/research/TUNING.md`` lists every variant that has results.
 """
 
 import argparse
@@ -36,7 +36,7 @@ from benchmarks.compare import (
 )
 
 TUNING = ROOT / "benchmarks" / "tuning"
-REPORT = ROOT / "docs" / "TUNING.md"
+REPORT = ROOT / "docs" / "research" / "TUNING.md"
 FIRST_SEED = 100
 #: A variant of every env: SB3's DQN with rl-zoo3's dqn.yml, the control on the same seeds
 DQN_CONTROL = "dqn"
@@ -78,7 +78,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "buf10k": {"buffer_size": 10_000},
         "mse": {"loss": "mse"},
         # the stuck landers of the entry are down on both legs and never keep still for the 25 steps that end
-        # the episode with +100 (docs/STUCK.md); at 0.01 the exploring policy rarely breaks such a rest
+        # the episode with +100 (docs/research/STUCK.md); at 0.01 the exploring policy rarely breaks such a rest
         "eps01-2x": {"exploration_final_eps": 0.01},
         "eps05-2x": {"exploration_final_eps": 0.05},
         # the entry chosen from the search's trial 16, as it is (`base` is the older entry of seeds 100-101)
@@ -203,7 +203,7 @@ def report() -> str:
         "Written by `python -m benchmarks.tune` (commands in `benchmarks/tuning/COMMANDS.txt`). Each variant",
         "replaces some constructor arguments of the env's `sarsa.yml` entry *as it was when the run",
         "was made* (the `base` row is that entry); seeds 100 and up, which the benchmark",
-        "(`docs/BENCHMARKS.md`, seeds 0-9) does not use. Same budget (unless *overrides* names another) and",
+        "(`docs/research/BENCHMARKS.md`, seeds 0-9) does not use. Same budget (unless *overrides* names another) and",
         "evaluation as the benchmark: final = mean return of 20 deterministic episodes after the last",
         "5,000-step block. Median steps to threshold: a seed that never reached it counts as infinity",
         "(`never` when half or more did not).",
@@ -240,7 +240,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=FIRST_SEED, help="seeds --first-seed, --first-seed + 1, ...")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (at most 2 on a 2-core machine)")
-    parser.add_argument("--report-only", action="store_true", help="only write docs/TUNING.md")
+    parser.add_argument("--report-only", action="store_true", help="only write docs/research/TUNING.md")
     parser.add_argument("--run", nargs=3, metavar=("ENV", "VARIANT", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:

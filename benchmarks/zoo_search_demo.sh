@@ -4,7 +4,7 @@
 #   bash benchmarks/zoo_search_demo.sh [trials per worker, default 4] [steps per trial, default 5000]
 #
 # Needs sb3-sarsa installed. Each worker runs its own trials; the study holds them all, and no
-# trial number appears in both workers' logs. Output: docs/ZOO_SEARCH.md quotes one run.
+# trial number appears in both workers' logs. Output: docs/research/ZOO_SEARCH.md quotes one run.
 set -euo pipefail
 trials=${1:-4}
 steps=${2:-5000}

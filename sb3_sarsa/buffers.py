@@ -30,7 +30,10 @@ class SarsaReplayBufferSamples(NamedTuple):
 
 
 class DictSarsaReplayBufferSamples(NamedTuple):
-    """A batch of SARSA transitions with dict observations."""
+    """
+    A batch of SARSA transitions with dict observations; ``relabelled`` (HER only) marks the rows whose
+    goal was relabelled, whose stored ``a'`` was drawn for another goal.
+    """
 
     observations: TensorDict
     actions: th.Tensor
@@ -39,6 +42,7 @@ class DictSarsaReplayBufferSamples(NamedTuple):
     rewards: th.Tensor
     next_actions: th.Tensor
     discounts: th.Tensor | None = None
+    relabelled: th.Tensor | None = None
 
 
 def n_step_window(

@@ -3,12 +3,11 @@ Hindsight Experience Replay for SARSA: SB3's :class:`HerReplayBuffer` plus the n
 
 :class:`sb3_sarsa.SARSA` swaps it in when a user passes SB3's ``HerReplayBuffer`` (as DQN code
 does), so that code runs unchanged. Real and relabelled (virtual) transitions carry the ``a'``
-that was really executed after ``s'``. For a relabelled transition that action was drawn by the
-epsilon-greedy policy for the *original* goal: the SARSA target then bootstraps from
-``Q(s' with the new goal, a')``, the value of following, at ``s'``, an action chosen for another
-goal. SB3's HER does the same with the relabelled ``s'`` and its stored ``done``; Expected SARSA
-(``target="expected"``) does not use the stored ``a'`` and averages over the epsilon-greedy policy
-for the new goal instead.
+that was really executed after ``s'``, and samples mark the relabelled rows (``relabelled``). For a
+relabelled row that action was drawn by the epsilon-greedy policy for the *original* goal, so it is not
+on-policy for the new one: SARSA's target replaces it by an action that the current epsilon-greedy
+policy draws for the new goal at ``s'`` (:func:`sb3_sarsa.targets.relabelled_next_actions`); Expected
+SARSA (``target="expected"``) averages over that policy.
 """
 
 from typing import NamedTuple
@@ -93,14 +92,20 @@ class HerSarsaReplayBuffer(NextActionStorage, HerReplayBuffer):
 
         :param batch_size: Number of element to sample
         :param env: Associated VecEnv to normalize the observations/rewards when sampling
-        :return: Samples; ``next_actions`` are the stored ones, in the order of the rows (real first)
+        :return: Samples; ``next_actions`` are the stored ones, in the order of the rows (real first), and
+            ``relabelled`` marks the virtual rows
         """
         self._sampled = []
         samples = super().sample(batch_size, env)
         real, virtual = self._sampled  # HerReplayBuffer.sample gets the real rows first, then the virtual ones
         self._sampled = []
         next_actions = np.concatenate([self.next_actions[real.batch, real.env], self.next_actions[virtual.batch, virtual.env]])
-        return DictSarsaReplayBufferSamples(**samples._asdict(), next_actions=self.to_torch(next_actions))
+        relabelled = np.concatenate([np.zeros(len(real.batch), dtype=bool), np.ones(len(virtual.batch), dtype=bool)])
+        return DictSarsaReplayBufferSamples(
+            **samples._asdict(),
+            next_actions=self.to_torch(next_actions),
+            relabelled=th.as_tensor(relabelled.reshape(-1, 1), device=self.device),
+        )
 
     def _get_real_samples(
         self, batch_indices: np.ndarray, env_indices: np.ndarray, env: VecNormalize | None = None

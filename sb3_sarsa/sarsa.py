@@ -30,8 +30,10 @@ from sb3_sarsa.targets import (
     check_finite,
     check_loss,
     check_target,
+    epsilon_greedy_actions,
     expected_sarsa_target,
     next_action_agreement,
+    relabelled_next_actions,
     sarsa_target,
     td_loss,
 )
@@ -358,8 +360,12 @@ class SARSA(SarsaBehaviour, AtomicSaving):
                         self.exploration_rate if self.target_epsilon is None else self.target_epsilon,
                     )
                 else:
+                    next_actions = replay_data.next_actions
+                    relabelled = getattr(replay_data, "relabelled", None)
+                    if relabelled is not None and bool(relabelled.any()):
+                        next_actions = self._relabelled_next_actions(replay_data.next_observations, next_actions, relabelled)
                     target_q_values = sarsa_target(
-                        replay_data.rewards, replay_data.dones, discounts, next_q_values, replay_data.next_actions
+                        replay_data.rewards, replay_data.dones, discounts, next_q_values, next_actions
                     )
                 if policy_q_values is not None:
                     agreement = next_action_agreement(policy_q_values, replay_data.next_actions, replay_data.dones)
@@ -389,6 +395,15 @@ class SARSA(SarsaBehaviour, AtomicSaving):
             self._agreement, self._agreement_update = float(np.mean(agreements)), self._n_updates
         if self._agreement is not None:
             self.logger.record("train/next_action_agreement", self._agreement)
+
+    def _relabelled_next_actions(self, next_observations: Any, next_actions: th.Tensor, relabelled: th.Tensor) -> th.Tensor:
+        """HER: the ``a'`` of relabelled rows, drawn by today's epsilon-greedy policy for their new goal."""
+        q_values = self._online_q_values(next_observations)
+        n_rows, n_actions = q_values.shape
+        coins = th.rand(n_rows, device=q_values.device)
+        random_actions = th.randint(n_actions, (n_rows,), device=q_values.device)
+        drawn = epsilon_greedy_actions(q_values, self.exploration_rate, coins, random_actions)
+        return relabelled_next_actions(next_actions, relabelled, drawn)
 
     def _online_q_values(self, observations: Any) -> th.Tensor:
         """Q-values of the online network in evaluation mode (as when it acts)."""

@@ -92,6 +92,37 @@ def epsilon_greedy_probs(q_values: th.Tensor, epsilon: float) -> th.Tensor:
     return probs.scatter_add(1, greedy, th.full_like(greedy, 1.0 - epsilon, dtype=q_values.dtype))
 
 
+def epsilon_greedy_actions(q_values: th.Tensor, epsilon: float, coins: th.Tensor, random_actions: th.Tensor) -> th.Tensor:
+    """
+    Actions of the epsilon-greedy policy, from given random numbers (so tests can fix them).
+
+    :param q_values: Q-values that define the greedy action, shape ``(batch_size, n_actions)``
+    :param epsilon: probability of a uniformly random action
+    :param coins: uniform numbers in ``[0, 1)``, shape ``(batch_size,)``: a row explores where its coin is below ``epsilon``
+    :param random_actions: the action of each row that explores, shape ``(batch_size,)``
+    :return: actions, shape ``(batch_size, 1)``
+    """
+    actions = th.where(coins < epsilon, random_actions.long(), greedy_actions(q_values))
+    return actions.reshape(-1, 1)
+
+
+def relabelled_next_actions(next_actions: th.Tensor, relabelled: th.Tensor, policy_next_actions: th.Tensor) -> th.Tensor:
+    """
+    The ``a'`` that SARSA's target bootstraps from when HER relabels goals.
+
+    A stored ``a'`` was drawn by the epsilon-greedy policy for the goal of its episode. For a row whose
+    goal HER replaced, the on-policy ``a'`` is the one the current epsilon-greedy policy would draw for
+    the *new* goal at ``s'``: those rows take ``policy_next_actions``; real rows keep the stored ``a'``.
+
+    :param next_actions: stored next actions, shape ``(batch_size, 1)``
+    :param relabelled: ``True`` where the row's goal was relabelled, shape ``(batch_size, 1)``
+    :param policy_next_actions: actions of the current epsilon-greedy policy at ``s'`` (with the row's
+        goal), shape ``(batch_size, 1)``, e.g. from :func:`epsilon_greedy_actions`
+    :return: next actions, shape ``(batch_size, 1)``
+    """
+    return th.where(relabelled.bool(), policy_next_actions.long(), next_actions.long())
+
+
 def sarsa_target(
     rewards: th.Tensor,
     dones: th.Tensor,

@@ -154,7 +154,7 @@ def test_cliff_variants_resolve_their_optimizer_and_reject_unknown_names() -> No
 
 
 def test_the_random_walks_values_lead_up_and_into_the_top_left_corner() -> None:
-    # docs/CLIFF.md's reading of the runs that never find the goal: while epsilon is near 1, the values
+    # docs/research/CLIFF.md's reading of the runs that never find the goal: while epsilon is near 1, the values
     # both SARSA targets estimate are the random walk's, which rise away from the cliff and have a local
     # maximum in the top-left corner (lower on its both sides), where those runs' greedy paths end.
     from benchmarks.cliff_discovery import grid_rows, random_walk_values

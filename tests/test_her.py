@@ -49,6 +49,7 @@ def test_real_and_relabelled_samples_carry_the_stored_next_action() -> None:
         assert int(sample.actions[row, 0]) == t % 8
         assert int(sample.next_actions[row, 0]) == (3 * t + 1) % 8
         desired = number(sample.observations["desired_goal"][row].numpy())
+        assert bool(sample.relabelled[row, 0]) == (row >= 100 - n_virtual)
         if row < 100 - n_virtual:
             assert desired == 255  # a real transition keeps its goal
         else:
@@ -153,3 +154,44 @@ def test_relabelled_rows_of_several_envs_carry_their_own_envs_next_action() -> N
         seen_envs.add(e)
         assert int(sample.next_actions[row, 0]) == (3 * t + 1 + 4 * e) % 8
     assert seen_envs == {0, 1}
+
+
+def test_relabelled_rows_bootstrap_from_the_policys_action_for_their_new_goal() -> None:
+    """
+    Train's SARSA target: a real row bootstraps from its stored ``a'``; a relabelled row from the action
+    that today's epsilon-greedy policy takes for its new goal at ``s'`` (epsilon 0 here: the online
+    network's greedy action), whatever action was stored.
+    """
+    import torch as th
+
+    from sb3_sarsa import targets
+
+    model = SARSA("MultiInputPolicy", BitFlippingEnv(n_bits=N_BITS), **her_kwargs())
+    model.learn(200)
+    model.exploration_rate = 0.0
+    seen: dict[str, Any] = {}
+    original = targets.sarsa_target
+
+    def spy(rewards: Any, dones: Any, discounts: Any, next_q_values: Any, next_actions: Any) -> Any:
+        seen["next_actions"] = next_actions.clone()
+        return original(rewards, dones, discounts, next_q_values, next_actions)
+
+    sample = model.replay_buffer.sample(32)
+    model.replay_buffer.sample = lambda *args, **kwargs: sample  # type: ignore[method-assign]
+    import sb3_sarsa.sarsa as sarsa_module
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(sarsa_module, "sarsa_target", spy)
+    try:
+        model.train(gradient_steps=1, batch_size=32)
+    finally:
+        patch.undo()
+    relabelled = sample.relabelled.reshape(-1)
+    assert relabelled.any() and not relabelled.all()
+    with th.no_grad():
+        greedy = model.q_net(sample.next_observations).argmax(dim=1)
+    used = seen["next_actions"].reshape(-1)
+    assert th.equal(used[relabelled], greedy[relabelled])
+    assert th.equal(used[~relabelled], sample.next_actions.reshape(-1)[~relabelled])
+    # The greedy actions differ from the stored ones on some relabelled rows, so the check can fail.
+    assert not th.equal(greedy[relabelled], sample.next_actions.reshape(-1)[relabelled])

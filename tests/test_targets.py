@@ -7,10 +7,12 @@ import torch as th
 from sb3_sarsa.buffers import n_step_return, n_step_window
 from sb3_sarsa.targets import (
     check_target,
+    epsilon_greedy_actions,
     epsilon_greedy_probs,
     expected_sarsa_target,
     greedy_actions,
     next_action_agreement,
+    relabelled_next_actions,
     sarsa_target,
     td_loss,
 )
@@ -113,3 +115,20 @@ def test_n_step_return_by_hand() -> None:
     # 1 + 0.5*2 + 0.25*4 = 3 with bootstrap 0.125; 1 + 0.5*2 = 2 with bootstrap 0.25.
     assert returns.ravel().tolist() == pytest.approx([3.0, 2.0])
     assert discounts.ravel().tolist() == pytest.approx([0.125, 0.25])
+
+
+def test_epsilon_greedy_actions_from_given_coins() -> None:
+    q_values = th.tensor([[1.0, 3.0, 2.0], [5.0, 0.0, 5.0], [0.0, 1.0, 2.0]])
+    coins = th.tensor([0.5, 0.05, 0.09])
+    random_actions = th.tensor([0, 1, 0])
+    # epsilon 0.1: rows 2 and 3 explore (coin < 0.1), row 1 is greedy (action 1).
+    assert epsilon_greedy_actions(q_values, 0.1, coins, random_actions).tolist() == [[1], [1], [0]]
+    # epsilon 0: every row greedy, ties to the lowest index (row 2: action 0).
+    assert epsilon_greedy_actions(q_values, 0.0, coins, random_actions).tolist() == [[1], [0], [2]]
+
+
+def test_relabelled_next_actions_replace_only_relabelled_rows() -> None:
+    stored = th.tensor([[0], [1], [2], [3]])
+    relabelled = th.tensor([[False], [True], [False], [True]])
+    drawn = th.tensor([[3], [3], [3], [0]])
+    assert relabelled_next_actions(stored, relabelled, drawn).tolist() == [[0], [3], [2], [0]]
