@@ -49,6 +49,7 @@ def test_real_and_relabelled_samples_carry_the_stored_next_action() -> None:
         assert int(sample.actions[row, 0]) == t % 8
         assert int(sample.next_actions[row, 0]) == (3 * t + 1) % 8
         desired = number(sample.observations["desired_goal"][row].numpy())
+        assert sample.relabelled is not None
         assert bool(sample.relabelled[row, 0]) == (row >= 100 - n_virtual)
         if row < 100 - n_virtual:
             assert desired == 255  # a real transition keeps its goal
@@ -176,8 +177,9 @@ def test_relabelled_rows_bootstrap_from_the_policys_action_for_their_new_goal() 
         seen["next_actions"] = next_actions.clone()
         return original(rewards, dones, discounts, next_q_values, next_actions)
 
+    assert isinstance(model.replay_buffer, HerSarsaReplayBuffer)
     sample = model.replay_buffer.sample(32)
-    model.replay_buffer.sample = lambda *args, **kwargs: sample  # type: ignore[method-assign]
+    model.replay_buffer.sample = lambda *args, **kwargs: sample  # type: ignore[method-assign,assignment]
     import sb3_sarsa.sarsa as sarsa_module
 
     patch = pytest.MonkeyPatch()
@@ -186,6 +188,7 @@ def test_relabelled_rows_bootstrap_from_the_policys_action_for_their_new_goal() 
         model.train(gradient_steps=1, batch_size=32)
     finally:
         patch.undo()
+    assert sample.relabelled is not None
     relabelled = sample.relabelled.reshape(-1)
     assert relabelled.any() and not relabelled.all()
     with th.no_grad():
