@@ -59,7 +59,10 @@ AXES: dict[str, tuple[Any, ...]] = {"epsilon": tuple(EPSILONS), "batch_size": (3
 SEEDS = (600, 601, 602, 603, 604)
 #: The algorithm of each variant and what it adds to the constructor's defaults.
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "sarsa": ("sarsa", {}),
+    # SARSA's default until sb3-sarsa 0.2.0: no optimism (the runs of the "sarsa" study were made with 0.2.0).
+    "sarsa": ("sarsa", {"optimism": None}),
+    # SARSA's default since 0.3.0 on a Discrete observation space (optimism="auto"), chosen on seeds 700-702.
+    "sarsa-optimism": ("sarsa", {"optimism": (100.0, 10.0)}),
     "dqn": ("dqn", {}),
     "sarsa-huber": ("sarsa", {"loss": "huber"}),
 }

@@ -21,6 +21,7 @@ from stable_baselines3.common.type_aliases import MaybeCallback
 from stable_baselines3.dqn import DQN
 
 from sb3_sarsa.buffers import DictSarsaReplayBuffer, SarsaReplayBuffer
+from sb3_sarsa.optimism import VisitCounts
 from sb3_sarsa.policies import SarsaPolicy
 
 Obs = np.ndarray | dict[str, np.ndarray]
@@ -75,6 +76,7 @@ class SarsaBehaviour(DQN):
     _exploring_action: np.ndarray | None
     _exploring_left: np.ndarray | None
     _warned_negative_reward: bool
+    _visits: VisitCounts | None
 
     def _setup_learn(
         self,
@@ -125,10 +127,16 @@ class SarsaBehaviour(DQN):
         actions[explore] = [self.action_space.sample() for _ in range(int(np.count_nonzero(explore)))]
 
     def _greedy_actions(self, observation: Obs) -> np.ndarray:
-        """Greedy actions of a batch: ``policy.predict`` without its switch to evaluation mode."""
+        """
+        Greedy actions of a batch: ``policy.predict`` without its switch to evaluation mode. With
+        ``optimism``, greedy in the Q-values plus each pair's fading visit bonus (:mod:`sb3_sarsa.optimism`).
+        """
         obs_tensor, _ = self.policy.obs_to_tensor(observation)
         with th.no_grad():
-            return self.policy._predict(obs_tensor, deterministic=True).cpu().numpy().reshape(-1)
+            if self._visits is None:
+                return self.policy._predict(obs_tensor, deterministic=True).cpu().numpy().reshape(-1)
+            q_values = self.q_net(obs_tensor).cpu().numpy()
+        return (q_values + self._visits.action_bonus(np.asarray(observation))).argmax(axis=1)
 
     def _draw_actions(
         self, observation: Obs, ended: np.ndarray | None = None, truncated: list[int] | None = None
@@ -213,6 +221,8 @@ class SarsaBehaviour(DQN):
         next episode's first action is stored there.
         """
         self._update_current_progress_remaining(self.num_timesteps, self._total_timesteps)
+        if self._visits is not None:
+            self._visits.add(cast(np.ndarray, self._last_obs), buffer_action)
         truncated = (
             [
                 int(i)

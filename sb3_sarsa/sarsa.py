@@ -1,6 +1,6 @@
 """Deep SARSA and Expected SARSA as a Stable-Baselines3 off-policy algorithm."""
 
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 import torch as th
@@ -23,6 +23,7 @@ from sb3_sarsa.checks import (
     check_target_epsilon,
 )
 from sb3_sarsa.her import HerSarsaReplayBuffer
+from sb3_sarsa.optimism import VisitCounts, check_optimism
 from sb3_sarsa.policies import CnnPolicy, MlpPolicy, MultiInputPolicy, SarsaPolicy, SarsaQNetwork
 from sb3_sarsa.recency import ere_window
 from sb3_sarsa.save_util import SARSA_FORMAT_KEY, AtomicSaving
@@ -160,6 +161,12 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         truncation the stored ``a'`` still continues it). The stored ``a'`` is the action really executed
         next, so the target is SARSA's, for this behaviour. ``predict(deterministic=False)`` stays one-step
         epsilon-greedy. With ``target="sarsa"`` only.
+    :param optimism: fading optimism (Rashid et al., 2020; :mod:`sb3_sarsa.optimism`) for a ``Discrete``
+        observation space: the behaviour's greedy choice adds ``action_scale / (N(s, a) + 1) ** 2`` to each
+        Q-value and the target adds ``bootstrap_scale / (N(s', a') + 1) ** 2`` to ``Q(s', a')``, ``N``
+        counting visits. Both vanish with experience, so the fixed point stays the epsilon-greedy policy's
+        value. ``"auto"`` (default): ``(100.0, 10.0)`` on a ``Discrete`` observation space, none on any
+        other (no change there); ``None``: none; or ``(action_scale, bootstrap_scale)``.
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -210,6 +217,7 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         recent_min_size: int = 2500,
         target_epsilon: float | None = None,
         exploration_zeta: float | None = None,
+        optimism: tuple[float, float] | str | None = "auto",
         _init_setup_model: bool = True,
     ) -> None:
         self.target = check_target(target)
@@ -217,6 +225,7 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         self.recent_eta, self.recent_min_size = check_recency(recent_eta, recent_min_size)
         self.target_epsilon = check_target_epsilon(target_epsilon, self.target)
         self.exploration_zeta = check_exploration_zeta(exploration_zeta, self.target)
+        self.optimism = optimism
         if _init_setup_model:
             # On load (_init_setup_model=False) the saved values replace these defaults anyway.
             check_parameters(
@@ -270,6 +279,8 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         # With exploration_zeta: per env, the random action being repeated and how many more steps it lasts.
         self._exploring_action: np.ndarray | None = None
         self._exploring_left: np.ndarray | None = None
+        # With optimism: the visit counts of the state-action pairs (saved with the model).
+        self._visits: VisitCounts | None = None
         self._last_finite_loss: float | None = None
         self._warned_negative_reward = False
         # Last measured train/next_action_agreement and the update count when it was measured.
@@ -292,6 +303,12 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         return DQN._wrap_env(env, verbose, monitor_wrapper)
 
     def _setup_model(self) -> None:
+        scales = check_optimism(self.optimism, self.observation_space)
+        if scales is None:
+            self._visits = None
+        elif self._visits is None:  # on load, the saved counts are already here
+            n_states, n_actions = int(self.observation_space.n), int(self.action_space.n)  # type: ignore[attr-defined]
+            self._visits = VisitCounts(n_states, n_actions, *scales)
         self.replay_buffer_class = sarsa_buffer_class(self.replay_buffer_class, self.observation_space, self.recent_eta)
         if self.replay_buffer is None:
             buffer_kwargs = {"n_steps": self.n_steps, "gamma": self.gamma, **self.replay_buffer_kwargs}
@@ -348,6 +365,9 @@ class SARSA(SarsaBehaviour, AtomicSaving):
 
             with th.no_grad():
                 next_q_values = self.q_net_target(replay_data.next_observations)
+                if self._visits is not None:
+                    next_states = cast(th.Tensor, replay_data.next_observations)
+                    next_q_values = next_q_values + self._visits.bootstrap_bonus(next_states)
                 policy_q_values = self._online_q_values(replay_data.next_observations) if measure else None
                 if self.target == "expected":
                     assert policy_q_values is not None
