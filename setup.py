@@ -93,6 +93,8 @@ setup(
     extras_require={
         # pygame: rendering the classic-control envs, which `python -m rl_zoo3.record_video` needs.
         "render": ["gymnasium[classic-control]>=1.0"],
+        # The documentation site: sphinx-build -W docs docs/_build/html.
+        "docs": ["sphinx>=7", "myst-parser>=2", "sphinx-rtd-theme>=2"],
         # The benchmark reports: IQM with bootstrap intervals (rliable), plots.
         "plots": ["rl_zoo3[plots]>=2.9.2,<3"],
         # The tests use the real Atari and Box2D envs (ale-py ships the Atari ROMs) and a real PostgreSQL server.

@@ -5,7 +5,7 @@ The public names are imported on first use (PEP 562): ``import sb3_sarsa`` (for 
 say) does not import torch.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

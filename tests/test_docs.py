@@ -66,7 +66,9 @@ def test_small_budgets_change_the_budgets() -> None:
     assert small("rl_zoo3 train --algo sarsa -n 50000 -f logs/") == "rl_zoo3 train --algo sarsa -n 300 -f logs/"
 
 
-@pytest.mark.parametrize("page", [page for page in PAGES if blocks(page, "python")], ids=lambda page: page.stem)
+@pytest.mark.parametrize(
+    "page", [page for page in PAGES if blocks(page, "python")] + [ROOT / "README.md"], ids=lambda page: page.stem
+)
 def test_python_blocks_run(page: pathlib.Path, tmp_path: pathlib.Path) -> None:
     code = "\n\n".join(small(block) for block in blocks(page, "python"))
     result = subprocess.run(
