@@ -79,9 +79,20 @@ def fresh_agreement(epsilon: float, n_actions: int) -> float:
     return 1.0 - epsilon + epsilon / n_actions
 
 
+SUMMARY: list[str] = [
+    "**Question.** How stale are the next actions `a'` that SARSA replays, measured as agreement with today's greedy action?",
+    "**Answer.** Staler than a fresh buffer would be: on Acrobot-v1 and LunarLander-v3 agreement starts near 0.4 against",
+    "0.93 for fresh transitions and rises to about 0.6-0.8 by the end; on CartPole-v1 it wanders "
+    "between 0.47 and 0.76 (fresh 0.98).",
+    "**Command.** `python -m benchmarks.agreement --envs LunarLander-v3 Acrobot-v1 MountainCar-v0 CartPole-v1`.",
+]
+
+
 def report(command: str) -> str:
     lines = [
         "# Agreement of replayed next actions with today's greedy action",
+        "",
+        *SUMMARY,
         "",
         f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see",
         "`benchmarks/agreement.py`). SARSA with each env's `sarsa.yml` entry and DQN's step budget; one seed.",

@@ -789,6 +789,14 @@ def final_table(results: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str
     return lines
 
 
+SUMMARY: list[str] = [
+    "**Question.** Does SARSA with `hyperparams/sarsa.yml` learn at least as well as SB3's DQN with rl-zoo3's `dqn.yml`?",
+    "**Answer.** On 10 seeds: ahead on MountainCar-v0 and in steps to 475 on CartPole-v1 (both intervals above 0), a tie",
+    "on Acrobot-v1 and LunarLander-v3, where SARSA's greedy landers run into the time limit more often than DQN's.",
+    "**Command.** `python -m benchmarks.compare` (runs), `python -m benchmarks.compare --report-only` (this page).",
+]
+
+
 def report(command: str) -> str:
     import numpy as np
 
@@ -824,6 +832,8 @@ def report(command: str) -> str:
                 ratios.append(f"| {env_id} | {LABELS[algo]} / DQN | {seeds} | {speed_ratio:.3f} | {memory_ratio:.3f} |")
     text = [
         "# Benchmarks: SARSA and Expected SARSA against SB3's DQN",
+        "",
+        *SUMMARY,
         "",
         f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see `benchmarks/compare.py`),",
         f"{datetime.date.today().isoformat()}. The results of every run are in `benchmarks/results/`.",

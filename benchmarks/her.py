@@ -173,8 +173,8 @@ def verdicts() -> list[str]:
 
 TRAINING_LABEL = f"training success, last {TRAINING_EPISODES} episodes (SB3's test)"
 SUMMARY = [
-    "**Question.** Does SARSA + HER learn as well as DQN + HER with the same hyperparameters, on SB3's own",
-    "`test_performance_her` setting (N = 10) and on larger ones (N = 8, 15)?",
+    "**Question.** Does SARSA + HER learn as well as DQN + HER, on SB3's `test_performance_her` "
+    "setting (N = 10) and on N = 8, 15?",
     "**Answer.** Yes since sb3-sarsa 0.3.0, where a relabelled row bootstraps from the current policy's action",
     "for its new goal: every difference below is a tie or better. With the stored `a'` (0.2.0, same seeds) its",
     "training success at N = 10 was 0.35 (`benchmarks/archive/her-stored-next-action/`).",

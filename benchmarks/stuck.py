@@ -511,11 +511,25 @@ def cliff_section() -> list[str]:
     return [*lines, ""]
 
 
+SUMMARY: list[str] = [
+    "**Question.** Why do some greedy policies run into the time limit (Acrobot-v1 swinging, "
+    "LunarLander-v3 hovering or resting)?",
+    "**Answer.** Acrobot: one constant torque held at the bottom, a failure DQN shares; ending "
+    "training at epsilon 0.01 removed",
+    "most of it. LunarLander: most stuck landers have landed but keep firing, since quiet steps pay "
+    "nothing until 25 in a row.",
+    "**Command.** `python -m benchmarks.stuck analyse --env Acrobot-v1 --model <model.zip>`, then "
+    "`python -m benchmarks.stuck report`.",
+]
+
+
 def report() -> str:
     from benchmarks.compare import produced_by
 
     text = [
         "# Stuck greedy policies: measured, explained",
+        "",
+        *SUMMARY,
         "",
         f"Analyses by {produced_by(STUCK)}; training runs by `python -m benchmarks.tune` "
         "(`benchmarks/tuning/COMMANDS.txt`); this report by `python -m benchmarks.stuck report`.",

@@ -196,9 +196,20 @@ def overrides_text(variant: str, result: dict[str, Any]) -> str:
     return ", ".join(changes) or "-"
 
 
+SUMMARY: list[str] = [
+    "**Question.** Which changes to a `sarsa.yml` entry help, on seeds the benchmark does not use (100 and up)?",
+    "**Answer.** Per env in the tables below: n-step returns on CartPole-v1 and MountainCar-v0 and a final epsilon of 0.01 on",
+    "Acrobot-v1 won; on LunarLander-v3 no variant reached 200 (dueling, epsilon-z-greedy and frame stacks did not help).",
+    "**Command.** `python -m benchmarks.tune --env <id> --variants <names> --seeds 3` (commands in "
+    "`benchmarks/tuning/COMMANDS.txt`).",
+]
+
+
 def report() -> str:
     lines = [
         "# Tuning runs for `hyperparams/sarsa.yml`",
+        "",
+        *SUMMARY,
         "",
         "Written by `python -m benchmarks.tune` (commands in `benchmarks/tuning/COMMANDS.txt`). Each variant",
         "replaces some constructor arguments of the env's `sarsa.yml` entry *as it was when the run",

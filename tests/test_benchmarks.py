@@ -131,21 +131,37 @@ def test_lunarlander_targets_judge_iqm_seed_share_and_both_budgets() -> None:
     longer = [run(seed, 260.0, 255.0, 0) for seed in range(9)]
     rows = targets({"LunarLander-v3": {"sarsa": sarsa, "dqn": dqn, "sarsa-2x": longer}})
     # IQM of the 10 finals: scipy's trim_mean cuts 2 at each end, the middle 6 (150, 201, 205, 210, 220,
-    # 230) average 202.7 (the 100-start-state means, 10 lower each, 192.7); 7 of 10 reach 200 (8 needed)
+    # 230) average 202.7 (the 100-start-state means, 10 lower each, 192.7). Its bootstrap interval against
+    # DQN's constant 190 contains 0 (a tie); 7 of 10 reach 200 against none; with constant sides (DQN, the 2x
+    # runs, the stuck counts) every resample gives the same difference, so the interval is that point.
     assert rows == [
-        "| LunarLander-v3 | SARSA IQM >= 200 | 202.7 | yes |",
-        "| LunarLander-v3 | SARSA IQM >= DQN IQM | 202.7 vs 190.0 | yes |",
-        "| LunarLander-v3 | SARSA final eval >= 200 on >= 8 of 10 seeds | 7/10 | **no** |",
-        "| LunarLander-v3 | SARSA IQM >= DQN IQM, 100 start states per seed | 192.7 vs 180.0 | yes |",
-        "| LunarLander-v3 | SARSA stuck share <= DQN's, 100 start states per seed | 0/1000 vs 10/1000 | yes |",
-        "| LunarLander-v3 | SARSA at 2x DQN's steps IQM >= 200 | 260.0 | yes (only 9 seeds) |",
-        "| LunarLander-v3 | SARSA at 2x DQN's steps IQM >= DQN IQM | 260.0 vs 190.0 | yes (only 9 seeds) |",
-        "| LunarLander-v3 | SARSA at 2x DQN's steps final eval >= 200 on >= 8 of 10 seeds | 9/9 | yes (only 9 seeds) |",
-        "| LunarLander-v3 | SARSA at 2x DQN's steps IQM >= DQN IQM, 100 start states per seed | 255.0 vs 180.0 "
+        "| LunarLander-v3 | SARSA IQM >= DQN IQM | 202.7 vs 190.0 (difference +12.7 [-56.3, +37.5]) | tie |",
+        "| LunarLander-v3 | SARSA share of seeds with final eval >= 200 >= DQN's | 7/10 vs 0/10 "
+        "(difference +0.70 [+0.40, +0.90]) | yes |",
+        "| LunarLander-v3 | SARSA IQM >= DQN IQM, 100 start states per seed | 192.7 vs 180.0 "
+        "(difference +12.7 [-56.3, +37.5]) | tie |",
+        "| LunarLander-v3 | SARSA stuck share <= DQN's, 100 start states per seed | 0/1000 vs 10/1000 "
+        "(per seed -1.0 [-1.0, -1.0]) | yes |",
+        "| LunarLander-v3 | SARSA at 2x DQN's steps IQM >= DQN IQM | 260.0 vs 190.0 (difference +70.0 [+70.0, +70.0]) "
         "| yes (only 9 seeds) |",
+        "| LunarLander-v3 | SARSA at 2x DQN's steps share of seeds with final eval >= 200 >= DQN's | 9/9 vs 0/10 "
+        "(difference +1.00 [+1.00, +1.00]) | yes (only 9 seeds) |",
+        "| LunarLander-v3 | SARSA at 2x DQN's steps IQM >= DQN IQM, 100 start states per seed | 255.0 vs 180.0 "
+        "(difference +75.0 [+75.0, +75.0]) | yes (only 9 seeds) |",
         "| LunarLander-v3 | SARSA at 2x DQN's steps stuck share <= DQN's, 100 start states per seed "
-        "| 0/900 vs 10/1000 | yes (only 9 seeds) |",
+        "| 0/900 vs 10/1000 (per seed -1.0 [-1.0, -1.0]) | yes (only 9 seeds) |",
     ]
+
+
+def test_a_difference_whose_interval_contains_zero_is_a_tie() -> None:
+    from benchmarks.compare import difference_interval, mean, verdict_of_interval
+
+    assert difference_interval([5.0, 5.0], [3.0, 3.0, 3.0], mean) == (2.0, 2.0, 2.0)
+    difference, low, high = difference_interval([0.0, 10.0], [4.0, 6.0], mean)
+    assert difference == 0.0 and low < 0.0 < high
+    assert verdict_of_interval(low, high) == "tie"
+    assert verdict_of_interval(0.5, 2.0) == "yes" and verdict_of_interval(-2.0, -0.5) == "**no**"
+    assert verdict_of_interval(-2.0, -0.5, higher_is_better=False) == "yes"
 
 
 def test_the_targets_judge_the_row_that_trains_the_entry(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -164,7 +180,7 @@ def test_the_targets_judge_the_row_that_trains_the_entry(monkeypatch) -> None:  
     }
     assert targets(results, {"Acrobot-v1": "expected"}) == [
         "| Acrobot-v1 | Expected SARSA (the entry) IQM >= -80 | -70.0 | yes |",
-        "| Acrobot-v1 | Expected SARSA (the entry) IQM >= DQN IQM | -70.0 vs -75.0 | yes |",
+        "| Acrobot-v1 | Expected SARSA (the entry) IQM >= DQN IQM | -70.0 vs -75.0 (difference +5.0 [+5.0, +5.0]) | yes |",
     ]
     assert targets(results, {"Acrobot-v1": "sarsa"})[0] == "| Acrobot-v1 | SARSA IQM >= -80 | -90.0 | **no** |"
     # Unnamed: the row follows sarsa.yml's entry.
@@ -302,7 +318,8 @@ def test_her_report_compares_mean_success_rates(tmp_path, monkeypatch) -> None: 
             )
     text = her.report("python -m benchmarks.her")
     assert "| BitFlippingEnv(n_bits=8) | SARSA + HER | 2 | 0.75 | 1.00, 0.50 |" in text
-    assert "| n_bits=8 | 0.750 vs 0.800 | **no** |" in text
+    # Two seeds a side: SARSA minus DQN -0.05, an interval that contains 0, so a tie (not a "no").
+    assert "| n_bits=8 | greedy success, 100 episodes | 2 vs 2 | 0.750 vs 0.800 | -0.050 [-0.400, +0.300] | tie |" in text
 
 
 def test_q_gaps_and_progress_against_hand_computed_numbers() -> None:
@@ -1105,7 +1122,15 @@ def test_memory_growth_compares_dqn_on_sarsas_hyperparameters() -> None:
     sarsa = variant_kwargs("LunarLander-v3", "sarsa")
     same = variant_kwargs("LunarLander-v3", "dqn-same")
     assert sarsa == hyperparameters("LunarLander-v3", "sarsa")[0] and "target" in sarsa and "loss" in sarsa
-    assert sarsa_only() == {"target", "loss", "target_epsilon", "recent_eta", "recent_min_size", "exploration_zeta"}
+    assert sarsa_only() == {
+        "target",
+        "loss",
+        "target_epsilon",
+        "recent_eta",
+        "recent_min_size",
+        "exploration_zeta",
+        "optimism",
+    }
     assert same == {key: value for key, value in sarsa.items() if key not in {"target", "loss"}}
     assert variant_kwargs("LunarLander-v3", "dqn") == hyperparameters("LunarLander-v3", "dqn")[0]
     # From the first record at a third of the run (step 20,000 of 60,000) to the last: 30 MiB over 40,000 steps.
