@@ -381,9 +381,21 @@ def by_cell(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
-def targets(found: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """:return: the targets table's rows for default SARSA"""
-    sarsa = found.get("sarsa", [])
+#: SARSA's default since sb3-sarsa 0.3.0 on the cliff, which the targets judge; "sarsa" is 0.2.0's default.
+DEFAULT_VARIANT = "sarsa-optimism"
+LABELS = {
+    "sarsa-optimism": "SARSA, default since 0.3.0 (fading optimism)",
+    "sarsa": "SARSA without optimism (0.2.0's default)",
+    "dqn": "SB3's DQN",
+    "sarsa-huber": "SARSA, Huber loss",
+}
+
+
+def targets(found: dict[str, list[dict[str, Any]]], variant: str = DEFAULT_VARIANT) -> list[str]:
+    """:return: the targets table's rows for one SARSA variant (by default the package's default)"""
+    from benchmarks.compare import difference_interval, mean, verdict_of_interval
+
+    sarsa = found.get(variant, [])
     if not sarsa:
         return []
     total = cell_summary(sarsa)
@@ -413,7 +425,45 @@ def targets(found: dict[str, list[dict[str, Any]]]) -> list[str]:
                 not worse,
             )
         )
-    return [f"| {target} | {measured} | {'yes' if met else '**no**'} |" for target, measured, met in rows]
+        ours = [float(record["reached_goal"]) for record in sarsa]
+        theirs = [float(record["reached_goal"]) for record in found["dqn"]]
+        difference, low, high = difference_interval(ours, theirs, mean)
+        verdict = verdict_of_interval(low, high)
+        measured = (
+            f"{int(sum(ours))}/{len(ours)} vs {int(sum(theirs))}/{len(theirs)} ({difference:+.3f} [{low:+.3f}, {high:+.3f}])"
+        )
+        rows.append(
+            (
+                "over the grid, goal found at least as often as DQN (95% bootstrap interval of the difference)",
+                measured,
+                verdict,
+            )
+        )
+    return [
+        f"| {target} | {measured} | {met if isinstance(met, str) else 'yes' if met else '**no**'} |"
+        for target, measured, met in rows
+    ]
+
+
+def summary(found: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """:return: the report's opening: question, answer (from the records) and command"""
+
+    def counts(variant: str) -> str:
+        total = cell_summary(found.get(variant, []))
+        runs = total["runs"]
+        return f"goal {total['goal']}/{runs}, safe path {total['safe']}/{runs}, value error <= 1 on {total['value_ok']}/{runs}"
+
+    answer = f"**Answer.** {LABELS[DEFAULT_VARIANT]}: {counts(DEFAULT_VARIANT)}"
+    if "sarsa" in found:
+        answer += f"; without optimism: {counts('sarsa')}"
+    if "dqn" in found:
+        answer += f"; DQN: goal {cell_summary(found['dqn'])['goal']}/{len(found['dqn'])}"
+    return [
+        "**Question.** With settings of a user's own (not the tuned entry), does default SARSA find the cliff's goal, "
+        "take the safe path and learn the on-policy values, at least as often as SB3's DQN finds the goal?",
+        answer + ".",
+        "**Command.** `python -m benchmarks.robustness run --workers 2 --variants sarsa-optimism sarsa dqn`, then `report`.",
+    ]
 
 
 def exact_line() -> str:
@@ -466,8 +516,9 @@ def falling_values(found: dict[str, list[dict[str, Any]]]) -> list[str]:
     lines = [
         "## Which values fall, and when",
         "",
-        f"Default SARSA's runs whose greedy path never reached the goal ({len(lost)} of {len(sarsa)}): the mean of "
-        "`max_a Q(s)` over the 12 cells of the top three rows far from the goal (columns 0-3) and near it "
+        "SARSA's runs without optimism (0.2.0's default) whose greedy path never reached the goal "
+        f"({len(lost)} of {len(sarsa)}): the mean of `max_a Q(s)` over the 12 cells of the top three rows far from the "
+        "goal (columns 0-3) and near it "
         "(columns 8-11), along training, against the exact epsilon-0.1-greedy values; and the first traced step "
         f"(every {TRACE_STEPS[0]:,}) at which the greedy path reached the goal, in the runs that found it.",
         "",
@@ -504,11 +555,11 @@ def report(command: str, storage_spec: str | None = None) -> str:
     lines = [
         "# Robustness: default SARSA on the cliff with generic settings",
         "",
-        f"Produced by {produced_by(RESULTS)}, then `{command}`.",
+        *summary(found),
         "",
-        "**Question.** A user reproduces Sutton & Barto's cliff (Example 6.6) with settings of their own, not "
-        "the tuned `sarsa.yml` entry. Does default SARSA find the goal, take the safe path and learn the "
-        "on-policy values, and does it find the goal at least as often as SB3's DQN?",
+        f"Produced by {produced_by(RESULTS)}, then `{command}`. Variants: "
+        + "; ".join(f"`{name}` {LABELS[name]}" for name in found if name in LABELS)
+        + ". The `sarsa` and `dqn` runs were made with sb3-sarsa 0.2.0 (DQN's code is SB3's, unchanged).",
         "",
         f"**Setting.** `CliffWalking-v1`, time limit 100 steps, {TIMESTEPS:,} steps a run, every constructor "
         "argument at its default (SARSA's: MSE loss; DQN's: Huber) except "
@@ -523,11 +574,17 @@ def report(command: str, storage_spec: str | None = None) -> str:
         "",
         exact_line(),
         "",
-        "## Targets (default SARSA)",
+        f"## Targets ({LABELS[DEFAULT_VARIANT]})",
         "",
         "| target | measured | met |",
         "|---|---|---|",
         *targets(found),
+        "",
+        f"The same targets for {LABELS['sarsa']}:",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+        *targets(found, "sarsa"),
         "",
         f"![goal, safe path and value error per cell]({HEATMAP.name})",
         "",
