@@ -23,6 +23,7 @@ from stable_baselines3.dqn import DQN
 from sb3_sarsa.buffers import DictSarsaReplayBuffer, SarsaReplayBuffer
 from sb3_sarsa.optimism import VisitCounts
 from sb3_sarsa.policies import SarsaPolicy
+from sb3_sarsa.targets import epsilon_greedy_actions, relabelled_next_actions
 
 Obs = np.ndarray | dict[str, np.ndarray]
 
@@ -72,10 +73,13 @@ class SarsaBehaviour(DQN):
 
     policy: SarsaPolicy
     exploration_zeta: float | None
+    #: Actions drawn for the next env step (one per env), None until drawn from a fresh reset.
     _next_actions: np.ndarray | None
+    #: With exploration_zeta: per env, the random action being repeated and how many more steps it lasts.
     _exploring_action: np.ndarray | None
     _exploring_left: np.ndarray | None
     _warned_negative_reward: bool
+    #: With optimism: the visit counts of the state-action pairs (saved with the model).
     _visits: VisitCounts | None
 
     def _setup_learn(
@@ -281,3 +285,20 @@ class SarsaBehaviour(DQN):
         if deterministic or not self.policy.is_vectorized_observation(observation):
             return super().predict(observation, state, episode_start, deterministic)
         return self._epsilon_greedy(observation, self.exploration_rate, collecting=False), state
+
+    def _relabelled_next_actions(self, next_observations: Any, next_actions: th.Tensor, relabelled: th.Tensor) -> th.Tensor:
+        """HER: the ``a'`` of relabelled rows, drawn by today's epsilon-greedy policy for their new goal."""
+        q_values = self._online_q_values(next_observations)
+        n_rows, n_actions = q_values.shape
+        coins = th.rand(n_rows, device=q_values.device)
+        random_actions = th.randint(n_actions, (n_rows,), device=q_values.device)
+        drawn = epsilon_greedy_actions(q_values, self.exploration_rate, coins, random_actions)
+        return relabelled_next_actions(next_actions, relabelled, drawn)
+
+    def _online_q_values(self, observations: Any) -> th.Tensor:
+        """Q-values of the online network in evaluation mode (as when it acts)."""
+        self.q_net.set_training_mode(False)
+        try:
+            return self.q_net(observations)
+        finally:
+            self.q_net.set_training_mode(True)

@@ -2,6 +2,7 @@
 
 import inspect
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from gymnasium import spaces
@@ -192,3 +193,17 @@ def check_exploration_zeta(exploration_zeta: float | None, target: str) -> float
             "over one-step epsilon-greedy, not over explorations that last several steps."
         )
     return float(exploration_zeta)
+
+
+def policy_class_of(aliases: Mapping[str, type[BasePolicy]], policy: str | type[BasePolicy]) -> type[BasePolicy]:
+    """
+    :param aliases: the algorithm's ``policy_aliases``
+    :param policy: a policy name or class
+    :return: the policy class
+    :raises ValueError: for an unknown name, listing the valid ones
+    """
+    if isinstance(policy, str):
+        if policy not in aliases:
+            raise ValueError(f"Unknown policy {policy!r}: valid policies are {', '.join(aliases)}.")
+        return aliases[policy]
+    return policy

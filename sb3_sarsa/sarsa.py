@@ -21,6 +21,7 @@ from sb3_sarsa.checks import (
     check_recency,
     check_spaces,
     check_target_epsilon,
+    policy_class_of,
 )
 from sb3_sarsa.her import HerSarsaReplayBuffer
 from sb3_sarsa.optimism import VisitCounts, check_optimism
@@ -31,10 +32,8 @@ from sb3_sarsa.targets import (
     check_finite,
     check_loss,
     check_target,
-    epsilon_greedy_actions,
     expected_sarsa_target,
     next_action_agreement,
-    relabelled_next_actions,
     sarsa_target,
     td_loss,
 )
@@ -244,7 +243,7 @@ class SARSA(SarsaBehaviour, AtomicSaving):
                 exploration_final_eps=exploration_final_eps,
                 max_grad_norm=max_grad_norm,
             )
-            check_policy_kwargs(self._policy_class_of(policy), policy_kwargs)
+            check_policy_kwargs(policy_class_of(self.policy_aliases, policy), policy_kwargs)
         super().__init__(
             policy,
             env,
@@ -274,12 +273,9 @@ class SARSA(SarsaBehaviour, AtomicSaving):
             _init_setup_model=False,
         )
         setattr(self, SARSA_FORMAT_KEY, self.SAVE_FORMAT_VERSION)
-        # Actions drawn for the next env step (one per env), None until drawn from a fresh reset.
-        self._next_actions: np.ndarray | None = None
-        # With exploration_zeta: per env, the random action being repeated and how many more steps it lasts.
+        self._next_actions: np.ndarray | None = None  # see SarsaBehaviour for these four
         self._exploring_action: np.ndarray | None = None
         self._exploring_left: np.ndarray | None = None
-        # With optimism: the visit counts of the state-action pairs (saved with the model).
         self._visits: VisitCounts | None = None
         self._last_finite_loss: float | None = None
         self._warned_negative_reward = False
@@ -288,14 +284,6 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         self._agreement_update: int | None = None
         if _init_setup_model:
             self._setup_model()
-
-    @classmethod
-    def _policy_class_of(cls, policy: str | type[BasePolicy]) -> type[BasePolicy]:
-        if isinstance(policy, str):
-            if policy not in cls.policy_aliases:
-                raise ValueError(f"Unknown policy {policy!r}: valid policies are {', '.join(cls.policy_aliases)}.")
-            return cls.policy_aliases[policy]
-        return policy
 
     @staticmethod
     def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
@@ -415,23 +403,6 @@ class SARSA(SarsaBehaviour, AtomicSaving):
             self._agreement, self._agreement_update = float(np.mean(agreements)), self._n_updates
         if self._agreement is not None:
             self.logger.record("train/next_action_agreement", self._agreement)
-
-    def _relabelled_next_actions(self, next_observations: Any, next_actions: th.Tensor, relabelled: th.Tensor) -> th.Tensor:
-        """HER: the ``a'`` of relabelled rows, drawn by today's epsilon-greedy policy for their new goal."""
-        q_values = self._online_q_values(next_observations)
-        n_rows, n_actions = q_values.shape
-        coins = th.rand(n_rows, device=q_values.device)
-        random_actions = th.randint(n_actions, (n_rows,), device=q_values.device)
-        drawn = epsilon_greedy_actions(q_values, self.exploration_rate, coins, random_actions)
-        return relabelled_next_actions(next_actions, relabelled, drawn)
-
-    def _online_q_values(self, observations: Any) -> th.Tensor:
-        """Q-values of the online network in evaluation mode (as when it acts)."""
-        self.q_net.set_training_mode(False)
-        try:
-            return self.q_net(observations)
-        finally:
-            self.q_net.set_training_mode(True)
 
     def learn(
         self: SelfSARSA,
