@@ -2,6 +2,7 @@
 
 import inspect
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,17 @@ SUPPORTED_OBSERVATION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscret
 
 # Policy arguments that the algorithm passes itself.
 _SET_BY_ALGORITHM = {"self", "observation_space", "action_space", "lr_schedule"}
+
+
+#: Options that no measurement supports (``docs/research/TUNING.md``, ``docs/research/STUCK.md``): removed in 0.4.0.
+ZETA_DEPRECATION = (
+    "exploration_zeta is deprecated and will be removed in sb3-sarsa 0.4.0: on LunarLander-v3 it never learned to land "
+    "on two tuning seeds, and no sarsa.yml entry uses it."
+)
+DUELING_DEPRECATION = (
+    "policy_kwargs['dueling'] is deprecated and will be removed in sb3-sarsa 0.4.0: on LunarLander-v3 it did not beat "
+    "the entry on three tuning seeds, and no sarsa.yml entry uses it."
+)
 
 
 def check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> None:
@@ -137,6 +149,8 @@ def check_policy_kwargs(policy_class: type[BasePolicy], policy_kwargs: dict[str,
         value = (policy_kwargs or {}).get(flag, False)
         if not isinstance(value, bool):
             raise ValueError(f"{flag} must be True or False, got {value!r}.")
+    if (policy_kwargs or {}).get("dueling", False):
+        warnings.warn(DUELING_DEPRECATION, FutureWarning, stacklevel=3)
 
 
 def check_recency(recent_eta: float, recent_min_size: int) -> tuple[float, int]:
@@ -192,6 +206,7 @@ def check_exploration_zeta(exploration_zeta: float | None, target: str) -> float
             f"exploration_zeta applies to target='sarsa' only (got target={target!r}): the expected target averages "
             "over one-step epsilon-greedy, not over explorations that last several steps."
         )
+    warnings.warn(ZETA_DEPRECATION, FutureWarning, stacklevel=3)
     return float(exploration_zeta)
 
 

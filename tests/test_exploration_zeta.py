@@ -19,6 +19,13 @@ from sb3_sarsa import SARSA
 from tests.helpers import CounterEnv, Recorder
 from tests.test_trajectory import check_buffer_against_trajectory, run
 
+pytestmark = pytest.mark.filterwarnings("ignore:exploration_zeta is deprecated:FutureWarning")
+
+
+def test_exploration_zeta_is_deprecated() -> None:
+    with pytest.warns(FutureWarning, match="exploration_zeta is deprecated and will be removed in sb3-sarsa 0.4.0"):
+        SARSA("MlpPolicy", "CartPole-v1", exploration_zeta=2.0)
+
 
 class FixedLength(CounterEnv):
     """A CounterEnv whose every episode terminates after ``length`` steps."""

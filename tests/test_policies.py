@@ -10,6 +10,13 @@ from stable_baselines3 import DQN
 from sb3_sarsa import SARSA, CnnPolicy, MlpPolicy, MultiInputPolicy
 from tests.helpers import CounterEnv
 
+pytestmark = pytest.mark.filterwarnings("ignore:policy_kwargs\\['dueling'\\] is deprecated:FutureWarning")
+
+
+def test_dueling_is_deprecated() -> None:
+    with pytest.warns(FutureWarning, match="will be removed in sb3-sarsa 0.4.0"):
+        SARSA("MlpPolicy", "CartPole-v1", policy_kwargs=dict(dueling=True))
+
 
 class ImageEnv(gym.Env):
     """36x36 RGB observations (the smallest NatureCNN takes), channel-last as SB3 expects."""
