@@ -176,7 +176,7 @@ SUMMARY = [
     "**Question.** Does SARSA + HER learn as well as DQN + HER, on SB3's `test_performance_her` "
     "setting (N = 10) and on N = 8, 15?",
     "**Answer.** Yes since sb3-sarsa 0.3.0, where a relabelled row bootstraps from the current policy's action",
-    "for its new goal: every difference below is a tie (N = 15 not yet rerun). With the stored `a'` (0.2.0, same seeds) its",
+    "for its new goal: every difference below is a tie. With the stored `a'` (0.2.0, same seeds) its",
     "training success at N = 10 was 0.35 (`benchmarks/archive/her-stored-next-action/`).",
     "**Command.** `python -m benchmarks.her`.",
 ]
