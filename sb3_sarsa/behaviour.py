@@ -286,9 +286,12 @@ class SarsaBehaviour(DQN):
             return super().predict(observation, state, episode_start, deterministic)
         return self._epsilon_greedy(observation, self.exploration_rate, collecting=False), state
 
-    def _relabelled_next_actions(self, next_observations: Any, next_actions: th.Tensor, relabelled: th.Tensor) -> th.Tensor:
-        """HER: the ``a'`` of relabelled rows, drawn by today's epsilon-greedy policy for their new goal."""
-        q_values = self._online_q_values(next_observations)
+    def _relabelled_next_actions(self, q_values: th.Tensor, next_actions: th.Tensor, relabelled: th.Tensor) -> th.Tensor:
+        """
+        HER: the ``a'`` of relabelled rows, drawn by today's epsilon-greedy policy for their new goal.
+
+        :param q_values: the online network's Q-values at ``s'`` (with each row's goal), from :meth:`_online_q_values`
+        """
         n_rows, n_actions = q_values.shape
         coins = th.rand(n_rows, device=q_values.device)
         random_actions = th.randint(n_actions, (n_rows,), device=q_values.device)

@@ -354,9 +354,10 @@ class SARSA(SarsaBehaviour, AtomicSaving):
             with th.no_grad():
                 next_q_values = self.q_net_target(replay_data.next_observations)
                 if self._visits is not None:
-                    next_states = cast(th.Tensor, replay_data.next_observations)
-                    next_q_values = next_q_values + self._visits.bootstrap_bonus(next_states)
-                policy_q_values = self._online_q_values(replay_data.next_observations) if measure else None
+                    next_q_values += self._visits.bootstrap_bonus(cast(th.Tensor, replay_data.next_observations))
+                relabelled = getattr(replay_data, "relabelled", None)
+                redraw = self.target == "sarsa" and relabelled is not None and bool(relabelled.any())
+                policy_q_values = self._online_q_values(replay_data.next_observations) if measure or redraw else None
                 if self.target == "expected":
                     assert policy_q_values is not None
                     target_q_values = expected_sarsa_target(
@@ -369,13 +370,13 @@ class SARSA(SarsaBehaviour, AtomicSaving):
                     )
                 else:
                     next_actions = replay_data.next_actions
-                    relabelled = getattr(replay_data, "relabelled", None)
-                    if relabelled is not None and bool(relabelled.any()):
-                        next_actions = self._relabelled_next_actions(replay_data.next_observations, next_actions, relabelled)
+                    if redraw:
+                        assert policy_q_values is not None and relabelled is not None
+                        next_actions = self._relabelled_next_actions(policy_q_values, next_actions, relabelled)
                     target_q_values = sarsa_target(
                         replay_data.rewards, replay_data.dones, discounts, next_q_values, next_actions
                     )
-                if policy_q_values is not None:
+                if measure and policy_q_values is not None:
                     agreement = next_action_agreement(policy_q_values, replay_data.next_actions, replay_data.dones)
                     if agreement is not None:
                         agreements.append(agreement)
