@@ -125,13 +125,17 @@ def result_path(n_bits: int, algo: str, seed: int) -> pathlib.Path:
     return RESULTS / f"bits{n_bits}_{algo}_seed{seed}.json"
 
 
-def summary_rows() -> list[tuple[int, str, list[float]]]:
-    """:return: (N, algorithm, success rates by seed) for every stored result"""
-    found: dict[tuple[int, str], list[tuple[int, float]]] = {}
-    for path in sorted(RESULTS.glob("*.json")):
-        result = json.loads(path.read_text())
-        found.setdefault((result["n_bits"], result["algo"]), []).append((result["seed"], result["success_rate"]))
-    return [(n_bits, algo, [rate for _, rate in sorted(found[(n_bits, algo)])]) for n_bits, algo in sorted(found)]
+def stored_runs() -> list[dict[str, Any]]:
+    """:return: every stored result, sorted by seed"""
+    return sorted((json.loads(path.read_text()) for path in RESULTS.glob("*.json")), key=lambda run: run["seed"])
+
+
+def summary_rows(runs: list[dict[str, Any]]) -> list[tuple[int, str, list[float]]]:
+    """:return: (N, algorithm, success rates by seed) for every run of ``runs`` (:func:`stored_runs`)"""
+    found: dict[tuple[int, str], list[float]] = {}
+    for result in runs:
+        found.setdefault((result["n_bits"], result["algo"]), []).append(result["success_rate"])
+    return [(n_bits, algo, found[(n_bits, algo)]) for n_bits, algo in sorted(found)]
 
 
 def table(rows: list[tuple[int, str, list[float]]]) -> list[str]:
@@ -147,20 +151,19 @@ def table(rows: list[tuple[int, str, list[float]]]) -> list[str]:
     ]
 
 
-def per_seed(n_bits: int, algo: str, field: str) -> list[float]:
-    """:return: ``field`` of every stored run of the setting, by seed"""
-    runs = [json.loads(path.read_text()) for path in sorted(RESULTS.glob(f"bits{n_bits}_{algo}_seed*.json"))]
-    return [run[field] for run in sorted(runs, key=lambda run: run["seed"]) if field in run]
+def per_seed(runs: list[dict[str, Any]], n_bits: int, algo: str, field: str) -> list[float]:
+    """:return: ``field`` of every run of ``runs`` (:func:`stored_runs`) of the setting and algorithm, by seed"""
+    return [run[field] for run in runs if run["n_bits"] == n_bits and run["algo"] == algo and field in run]
 
 
-def verdicts() -> list[str]:
+def verdicts(runs: list[dict[str, Any]]) -> list[str]:
     """:return: per setting and measure, SARSA minus DQN with its bootstrap interval, and the verdict"""
     from benchmarks.compare import difference_interval, mean, verdict_of_interval
 
     lines = []
     for n_bits in BITS:
         for field, label in (("success_rate", "greedy success, 100 episodes"), ("training_success", TRAINING_LABEL)):
-            ours, theirs = per_seed(n_bits, "sarsa", field), per_seed(n_bits, "dqn", field)
+            ours, theirs = per_seed(runs, n_bits, "sarsa", field), per_seed(runs, n_bits, "dqn", field)
             if not ours or not theirs:
                 continue
             difference, low, high = difference_interval(ours, theirs, mean)
@@ -183,7 +186,8 @@ SUMMARY = [
 
 
 def report(command: str) -> str:
-    rows = summary_rows()
+    runs = stored_runs()
+    rows = summary_rows(runs)
     params = ", ".join(f"`{key}={value!r}`" for key, value in HER_PARAMS.items())
     sb3_params = ", ".join(f"`{key}={value!r}`" for key, value in SB3_TEST_PARAMS.items())
     return "\n".join(
@@ -209,7 +213,7 @@ def report(command: str) -> str:
             "",
             "| env | measure | seeds | SARSA vs DQN | difference [95% interval] | met |",
             "|---|---|---|---|---|---|",
-            *verdicts(),
+            *verdicts(runs),
             "",
         ]
     )
