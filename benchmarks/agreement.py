@@ -16,16 +16,8 @@ import pathlib
 import sys
 from typing import Any
 
-from benchmarks.compare import (
-    ENVS,
-    ROOT,
-    command_line,
-    hyperparameters,
-    produced_by,
-    record_command,
-    run_processes,
-    write_result,
-)
+from benchmarks.common import ROOT, command_line, produced_by, record_command, run_processes, write_result
+from benchmarks.compare import ENVS, hyperparameters
 
 RESULTS = ROOT / "benchmarks" / "agreement"
 REPORT = ROOT / "docs" / "research" / "AGREEMENT.md"

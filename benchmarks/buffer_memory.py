@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 
-from benchmarks.compare import proc_status_mib
+from benchmarks.common import proc_status_mib
 from sb3_sarsa.buffers import SarsaReplayBuffer
 
 TRANSITIONS = 100_000

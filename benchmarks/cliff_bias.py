@@ -39,7 +39,7 @@ import numpy as np
 
 from benchmarks.cliff import EPSILON, FALL_REWARD, GAMMA, START, exact_values, falling_pairs, record, train_agent
 from benchmarks.cliff_variants import VARIANTS, variant_kwargs
-from benchmarks.compare import (
+from benchmarks.common import (
     DOCS,
     ROOT,
     command_line,

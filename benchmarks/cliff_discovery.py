@@ -27,7 +27,7 @@ import numpy as np
 
 from benchmarks.cliff import GAMMA, START, TIME_LIMIT, classify_path, exact_values, make_env, own_fixed_point, train_agent
 from benchmarks.cliff_variants import VARIANTS, variant_kwargs
-from benchmarks.compare import (
+from benchmarks.common import (
     DOCS,
     ROOT,
     command_line,

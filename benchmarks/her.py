@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.compare import (
+from benchmarks.common import (
     DOCS,
     ROOT,
     command_line,

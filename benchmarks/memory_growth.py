@@ -26,7 +26,8 @@ import subprocess
 import sys
 from typing import Any
 
-from benchmarks.compare import ROOT, command_line, hyperparameters, record_command, versions
+from benchmarks.common import ROOT, command_line, record_command, versions
+from benchmarks.compare import hyperparameters
 
 OUTPUT = ROOT / "benchmarks" / "memory_growth"
 DOC = ROOT / "docs" / "research" / "MEMORY_GROWTH.md"

@@ -31,16 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.compare import (
-    DOCS,
-    ROOT,
-    command_line,
-    discussion_section,
-    machine,
-    produced_by,
-    record_command,
-    versions,
-)
+from benchmarks.common import DOCS, ROOT, command_line, discussion_section, machine, produced_by, record_command, versions
 
 RESULTS = ROOT / "benchmarks" / "robustness"
 JOURNAL = RESULTS / "grid.journal"

@@ -48,26 +48,23 @@ import subprocess
 import sys
 from typing import Any
 
-from benchmarks.compare import (
-    MODELS,
+from benchmarks.common import (
+    DOCS,
     ROOT,
     command_line,
-    hyperparameters,
     iqm,
     mean_of_last_three,
     pending_runs,
     record_command,
     refuse_stale,
-    run_one,
     run_processes,
-    stale_runs,
     stale_section,
     write_result,
 )
+from benchmarks.compare import MODELS, hyperparameters, run_one, stale_runs
 
 SEARCH = ROOT / "benchmarks" / "search"
 INTERRUPTED_ATTR = "interrupted"  # a failed trial's user attribute: its worker was stopped (:func:`fail_interrupted`)
-DOCS = ROOT / "docs" / "research"
 CONFIRM_FIRST_SEED = 300
 
 

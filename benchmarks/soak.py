@@ -14,7 +14,7 @@ import time
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
-from benchmarks.compare import proc_status_mib
+from benchmarks.common import proc_status_mib
 from sb3_sarsa import SARSA
 
 

@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.compare import FINAL_FIRST_SEED, ROOT, command_line, discussion_section, lunar_ending, record_command
+from benchmarks.common import ROOT, command_line, discussion_section, record_command
+from benchmarks.compare import FINAL_FIRST_SEED, lunar_ending
 from sb3_sarsa.evaluation import Episodes, run_episodes
 
 STUCK = ROOT / "benchmarks" / "stuck"

@@ -19,21 +19,8 @@ import json
 import pathlib
 from typing import Any
 
-from benchmarks.compare import (
-    BUDGET_FACTORS,
-    MODELS,
-    ROOT,
-    THRESHOLDS,
-    command_line,
-    format_steps,
-    iqm,
-    median_steps_to_threshold,
-    pending_runs,
-    record_command,
-    run_one,
-    run_processes,
-    write_result,
-)
+from benchmarks.common import ROOT, command_line, format_steps, iqm, pending_runs, record_command, run_processes, write_result
+from benchmarks.compare import BUDGET_FACTORS, MODELS, THRESHOLDS, median_steps_to_threshold, run_one
 
 TUNING = ROOT / "benchmarks" / "tuning"
 REPORT = ROOT / "docs" / "research" / "TUNING.md"

@@ -8,17 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks.compare import (
-    format_steps,
-    hyperparameters,
-    iqm,
-    iqm_with_ci,
-    median_steps_to_threshold,
-    record_command,
-    same_seed_ratios,
-    targets,
-    with_overrides,
-)
+from benchmarks.common import format_steps, iqm, iqm_with_ci, record_command
+from benchmarks.compare import hyperparameters, median_steps_to_threshold, same_seed_ratios, targets, with_overrides
 from benchmarks.tune import VARIANTS
 from sb3_sarsa import SARSA
 from sb3_sarsa.hyperparameters import parse_learning_rate
