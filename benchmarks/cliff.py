@@ -75,7 +75,7 @@ def cliff_kwargs(algo: str, overrides: dict[str, Any] | None = None) -> tuple[di
     ``rl_zoo3 train --algo sarsa`` uses), its own defaults for the rest: DQN drops SARSA's
     ``target`` and ``loss``, ``sarsa-huber`` changes the loss, ``expected`` the target, whose
     ``target_epsilon`` is the entry's ``exploration_final_eps`` (the value of the epsilon-0.1 policy
-    from the start, while the behaviour's epsilon still decays: ``benchmarks.cliff_discovery``).
+    from the start, while the behaviour's epsilon still decays: ``benchmarks.research.cliff_discovery``).
 
     :param overrides: constructor arguments that replace the entry's (a diagnostic's variant)
     :return: the constructor arguments and the step budget

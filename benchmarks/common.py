@@ -141,7 +141,7 @@ def refuse_stale(stale: list[str], what: str = "runs") -> None:
     """
     if stale:
         raise SystemExit(
-            f"these stored {what} were trained with other hyperparameters or budget than today's: move them to "
+            f"these stored {what} were trained with other hyperparameters or budget than the current ones: move them to "
             "benchmarks/archive/<name>/ (with a README.md that says what they were), then run again:\n  " + "\n  ".join(stale)
         )
 
@@ -151,7 +151,7 @@ def stale_section(stale: list[str]) -> list[str]:
     if not stale:
         return []
     return [
-        f"**Stale: {len(stale)} stored runs were trained with other hyperparameters or budget than today's** (below with",
+        f"**Stale: {len(stale)} stored runs were trained with other hyperparameters or budget than the current ones** (below with",
         "what differs); the tables count them. Archive them and rerun (`benchmarks/archive/`).",
         "",
         *[f"- `{line}`" for line in stale],

@@ -283,7 +283,7 @@ def run_one(
         "steps_per_second": budget / train_seconds,
         "peak_memory_mib": peak_memory_mib(),
         "final": final_evaluation(model, env_id, seed, wrapper=wrapper),
-        # SARSA only: share of sampled a' equal to today's greedy action, at the last measurement
+        # SARSA only: share of sampled a' equal to the current greedy action, at the last measurement
         "next_action_agreement": getattr(model, "_agreement", None),
         **({"endings": callback.endings} if env_id in ENDINGS else {}),
     }
@@ -324,14 +324,14 @@ def stale_runs(
     path: Callable[[dict[str, Any]], pathlib.Path] | None = None,
 ) -> list[str]:
     """
-    The stored runs trained with other hyperparameters or another budget than their algorithm has today
-    (for example before a change to ``sarsa.yml``): a report that mixed them in would credit today's
+    The stored runs trained with other hyperparameters or another budget than their algorithm has now
+    (for example before a change to ``sarsa.yml``): a report that mixed them in would credit the current
     configuration with results it never produced, and :func:`schedule` would skip them as done.
 
-    :param today: a run's constructor arguments and budget as a run started today would have them
+    :param today: a run's constructor arguments and budget as a run started now would have them
         (default: its env and algorithm's, :func:`hyperparameters`, read once per env and algorithm)
     :param path: a run's result file (default: :func:`result_path`)
-    :return: one line per stale run, naming its file and what differs (``key: stored -> today``)
+    :return: one line per stale run, naming its file and what differs (``key: stored -> now``)
     """
     cache: dict[tuple[str, str], tuple[dict[str, Any], int]] = {}
 

@@ -255,7 +255,7 @@ def enqueue_entry(env_id: str, storage: Any, variants: tuple[dict[str, Any], ...
     """
     Create the study if needed and put ``sarsa.yml``'s entry for the env (and the variants of
     :data:`ENTRY_TRIALS`, then ``variants``) first in its queue, so that the search measures what users
-    get today the way it measures every trial. A configuration the study already has (run or queued;
+    get now the way it measures every trial. A configuration the study already has (run or queued;
     floats within :func:`same_params`'s bound, so an entry rounded from a trial is that trial) is not
     queued again: after a search's winner becomes the entry, the next run queues the winner's variants
     only. An entry the search space cannot express is not enqueued (the reason is printed). Each queued
@@ -462,7 +462,7 @@ def report(env_id: str, study: Any, source: str) -> str:
         lines += [
             "## Best complete trials",
             "",
-            "(entry): the trial whose values `sarsa.yml`'s entry has today; (queued): another queued trial."
+            "(entry): the trial whose values `sarsa.yml`'s entry has now; (queued): another queued trial."
             + "".join(
                 f" A trial from before `{key}` was searched shows the value it ran with, {value}."
                 for key, value in ADDED_PARAMS.items()
@@ -569,7 +569,7 @@ def entry_trial(env_id: str, study: Any) -> int | None:
 
 def queued_label(trial: Any, entry: int | None) -> str:
     """
-    :param entry: the number of the trial whose values are ``sarsa.yml``'s entry today (:func:`entry_trial`)
+    :param entry: the number of the trial whose values are ``sarsa.yml``'s entry now (:func:`entry_trial`)
     :return: ``" (entry)"`` for that trial, ``" (queued)"`` for any other queued trial (an earlier entry or
         a variant), ``""`` for a sampled trial
     """
@@ -625,7 +625,7 @@ def confirm_runs(env_id: str) -> list[dict[str, Any]]:
 
 def stale_confirm_runs(env_id: str, study: Any, runs: list[dict[str, Any]]) -> list[str]:
     """
-    The confirmation runs that a run started today would not repeat: a run is ``sarsa.yml``'s entry with
+    The confirmation runs that a run started now would not repeat: a run is ``sarsa.yml``'s entry with
     a trial's values, so a change to the entry outside the search space (``learning_starts``, the
     budget, ...) leaves older runs of the same trial and seed behind (:func:`benchmarks.compare.stale_runs`).
 

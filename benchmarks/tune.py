@@ -65,7 +65,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "buf10k": {"buffer_size": 10_000},
         "mse": {"loss": "mse"},
         # the stuck landers of the entry are down on both legs and never keep still for the 25 steps that end
-        # the episode with +100 (docs/research/STUCK.md); at 0.01 the exploring policy rarely breaks such a rest
+        # the episode with +100 (benchmarks/research/stuck/README.md); at 0.01 the exploring policy rarely breaks such a rest
         "eps01-2x": {"exploration_final_eps": 0.01},
         "eps05-2x": {"exploration_final_eps": 0.05},
         # the entry chosen from the search's trial 16, as it is (`base` is the older entry of seeds 100-101)
@@ -89,12 +89,12 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         # so epsilon 0.116 explores on about a third of the steps; 0.03 explores on about the entry's share (0.116)
         "ez2-eps03": {"exploration_zeta": 2.0, "exploration_final_eps": 0.03},
         # On the stuck landers' pad states the greedy step ties no-op and a side engine within 0.08 while a no-op
-        # is worth the 0.025 of fuel it saves (benchmarks/stuck/discussion.md): a gap smaller than the network's
+        # is worth the 0.025 of fuel it saves (benchmarks/research/stuck/discussion.md): a gap smaller than the network's
         # error. A dueling head learns the advantages apart from the state value, which Wang et al. (2016) found
         # helps where actions' values differ little
         "duel": {"policy_kwargs": {"net_arch": [256, 256], "dueling": True}},
         # The body falls asleep (+100) after 25 quiet steps, but the observation shows no timer: for 10 or more of them
-        # it did not change in 58 of 61 replays (benchmarks/stuck/discussion.md), so Q(pad, no-op) averages
+        # it did not change in 58 of 61 replays (benchmarks/research/stuck/discussion.md), so Q(pad, no-op) averages
         # over how long the lander has kept still. The last 8 observations, as a zoo env_wrapper (rl-zoo3's
         # frame_stack: 8 gives the same observations), show how long up to 8 steps
         "fs8": {"env_wrapper": FRAME_STACK_8},

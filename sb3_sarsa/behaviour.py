@@ -288,7 +288,7 @@ class SarsaBehaviour(DQN):
 
     def _relabelled_next_actions(self, q_values: th.Tensor, next_actions: th.Tensor, relabelled: th.Tensor) -> th.Tensor:
         """
-        HER: the ``a'`` of relabelled rows, drawn by today's epsilon-greedy policy for their new goal.
+        HER: the ``a'`` of relabelled rows, drawn by the current epsilon-greedy policy for their new goal.
 
         :param q_values: the online network's Q-values at ``s'`` (with each row's goal), from :meth:`_online_q_values`
         """

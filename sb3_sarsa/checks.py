@@ -18,7 +18,8 @@ SUPPORTED_OBSERVATION_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscret
 _SET_BY_ALGORITHM = {"self", "observation_space", "action_space", "lr_schedule"}
 
 
-#: Options that no measurement supports (``docs/research/TUNING.md``, ``docs/research/STUCK.md``): removed in 0.4.0.
+#: Options that no measurement supports (``docs/research/TUNING.md``, ``benchmarks/research/stuck/README.md``):
+#: removed in 0.4.0.
 ZETA_DEPRECATION = (
     "exploration_zeta is deprecated and will be removed in sb3-sarsa 0.4.0: on LunarLander-v3 it never learned to land "
     "on two tuning seeds, and no sarsa.yml entry uses it."

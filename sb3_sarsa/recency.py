@@ -6,7 +6,7 @@ For the k-th of K gradient updates that follow a stretch of data collection, ERE
 from the newest ``c_k = max(N * eta ** (k * 1000 / K), c_min)`` transitions of the N stored: the
 first updates of a batch see (almost) the whole buffer, the last ones mostly recent data, and
 ``eta = 1`` is uniform replay. For SARSA the point is the stored next action ``a'``: recent
-transitions hold ``a'`` drawn by policies closer to today's (``train/next_action_agreement``).
+transitions hold ``a'`` drawn by policies closer to the current one (``train/next_action_agreement``).
 """
 
 

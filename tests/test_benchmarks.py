@@ -253,7 +253,7 @@ def test_run_processes_reports_each_run_and_failures(tmp_path, capsys) -> None:
 
 
 def test_agreement_report_against_a_fresh_buffer(tmp_path, monkeypatch) -> None:
-    from benchmarks import agreement
+    from benchmarks.research import agreement
 
     # epsilon-greedy with eps 0.1 over 4 actions picks the greedy action with chance 0.9 + 0.1 / 4
     assert agreement.fresh_agreement(0.1, 4) == pytest.approx(0.925)
@@ -269,12 +269,12 @@ def test_agreement_report_against_a_fresh_buffer(tmp_path, monkeypatch) -> None:
         "samples": [[10_000, None, 0.25], [20_000, 0.8125, 0.1]],
     }
     (tmp_path / "Acrobot-v1_seed0.json").write_text(json.dumps(result))
-    assert "(no runs recorded)" in agreement.report("python -m benchmarks.agreement --report-only")
+    assert "(no runs recorded)" in agreement.report("python -m benchmarks.research.agreement --report-only")
     for _ in range(2):  # the same invocation twice (a resumed run) is listed once
-        record_command(tmp_path, "python -m benchmarks.agreement --envs Acrobot-v1")
-    text = agreement.report("python -m benchmarks.agreement --report-only")
-    assert text.count("`python -m benchmarks.agreement --envs Acrobot-v1`") == 1
-    assert "this report by `python -m benchmarks.agreement --report-only`" in text
+        record_command(tmp_path, "python -m benchmarks.research.agreement --envs Acrobot-v1")
+    text = agreement.report("python -m benchmarks.research.agreement --report-only")
+    assert text.count("`python -m benchmarks.research.agreement --envs Acrobot-v1`") == 1
+    assert "this report by `python -m benchmarks.research.agreement --report-only`" in text
     assert "## Acrobot-v1 (seed 0, buffer 50000, n_steps 1)" in text
     assert "| 10000 | 0.250 | - | 0.833 |" in text  # no measurement yet: shown as "-"
     assert "| 20000 | 0.100 | 0.812 | 0.933 |" in text
@@ -314,7 +314,7 @@ def test_her_report_compares_mean_success_rates(tmp_path, monkeypatch) -> None: 
 
 
 def test_q_gaps_and_progress_against_hand_computed_numbers() -> None:
-    from benchmarks.stuck import progress, q_gaps, relative_gaps
+    from benchmarks.research.stuck import progress, q_gaps, relative_gaps
 
     q = np.array([[-10.0, -10.5, -12.0], [-3.0, -3.0, -1.0], [2.0, 1.0, 0.0]])
     np.testing.assert_allclose(q_gaps(q), [0.5, 2.0, 1.0])
@@ -413,7 +413,7 @@ def test_run_one_trains_and_evaluates_in_the_variants_env_wrapper(tmp_path, monk
 
 
 def test_training_endings_of_the_last_fifth() -> None:
-    from benchmarks.stuck import training_endings
+    from benchmarks.research.stuck import training_endings
 
     blocks = [
         {"step": 60_000, "rest": 9, "crash": 1},  # before the last fifth: not counted
@@ -522,7 +522,7 @@ def test_rank_correlation_with_ties() -> None:
 def test_stuck_analysis_of_a_model_that_never_reaches_the_goal(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from stable_baselines3 import DQN
 
-    from benchmarks.stuck import analyse, analysis_section, load_model
+    from benchmarks.research.stuck import analyse, analysis_section, load_model
 
     SARSA("MlpPolicy", "MountainCar-v0", seed=0).save(tmp_path / "sarsa.zip")
     DQN("MlpPolicy", "MountainCar-v0", seed=0).save(tmp_path / "dqn.zip")
@@ -553,7 +553,7 @@ def test_lunar_rest_finds_a_lander_that_landed_but_never_switches_off(tmp_path) 
     import gymnasium as gym
     from gymnasium.envs.box2d.lunar_lander import heuristic
 
-    from benchmarks.stuck import longest_run, lunar_rest, rest_lines
+    from benchmarks.research.stuck import longest_run, lunar_rest, rest_lines
     from sb3_sarsa.evaluation import run_episodes
 
     assert longest_run([0, 0, 1, 0, 0, 0, 2], 0) == 3 and longest_run([1, 2], 0) == 0
@@ -1097,7 +1097,7 @@ def test_the_search_report_names_the_trial_that_is_the_entry() -> None:
     trials = [SimpleNamespace(number=number, params=params) for number, params in enumerate([other, unrounded])]
     assert entry_trial("LunarLander-v3", SimpleNamespace(trials=trials)) == 1
     assert entry_trial("LunarLander-v3", SimpleNamespace(trials=trials[:1])) is None
-    # The best-trials table labels today's entry, wherever it came from; an older queued entry is "queued".
+    # The best-trials table labels the current entry, wherever it came from; an older queued entry is "queued".
     from benchmarks.search import queued_label
 
     assert queued_label(SimpleNamespace(number=1, system_attrs={}), 1) == " (entry)"  # a sampled winner
@@ -1108,7 +1108,7 @@ def test_the_search_report_names_the_trial_that_is_the_entry() -> None:
 
 def test_memory_growth_compares_dqn_on_sarsas_hyperparameters() -> None:
     from benchmarks.compare import hyperparameters
-    from benchmarks.memory_growth import growth_per_10k, sarsa_only, variant_kwargs
+    from benchmarks.research.memory_growth import growth_per_10k, sarsa_only, variant_kwargs
 
     sarsa = variant_kwargs("LunarLander-v3", "sarsa")
     same = variant_kwargs("LunarLander-v3", "dqn-same")

@@ -85,13 +85,13 @@ def test_huber_and_the_greedy_target_learn_something_else() -> None:
 
 
 def test_the_bias_diagnostic_reads_the_buffer_as_it_was_filled() -> None:
-    # benchmarks.cliff_bias solves the final replay buffer as a table: its reading of the buffer must be
+    # benchmarks.research.cliff_bias solves the final replay buffer as a table: its reading of the buffer must be
     # the trajectory that was executed (each s' the next s, each a' the next a, within an episode).
     from gymnasium import make
     from stable_baselines3.common.monitor import Monitor
 
     from benchmarks.cliff import falling_pairs
-    from benchmarks.cliff_bias import buffer_transitions
+    from benchmarks.research.cliff_bias import buffer_transitions
     from sb3_sarsa.exact import sample_fixed_point
 
     falls = falling_pairs()
@@ -122,7 +122,7 @@ def test_stored_diagnostic_runs_were_made_with_their_variants_values(diagnostic:
     import json
     import pathlib
 
-    from benchmarks.cliff_variants import VARIANTS
+    from benchmarks.research.cliff_variants import VARIANTS
 
     results = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / diagnostic
     if not results.is_dir():
@@ -144,7 +144,7 @@ def test_stored_diagnostic_runs_were_made_with_their_variants_values(diagnostic:
 
 
 def test_cliff_variants_resolve_their_optimizer_and_reject_unknown_names() -> None:
-    from benchmarks.cliff_variants import VARIANTS, variant_kwargs
+    from benchmarks.research.cliff_variants import VARIANTS, variant_kwargs
 
     kwargs = variant_kwargs("sgd")
     assert kwargs["policy_kwargs"]["optimizer_class"] is th.optim.SGD
@@ -157,7 +157,7 @@ def test_the_random_walks_values_lead_up_and_into_the_top_left_corner() -> None:
     # docs/research/CLIFF.md's reading of the runs that never find the goal: while epsilon is near 1, the values
     # both SARSA targets estimate are the random walk's, which rise away from the cliff and have a local
     # maximum in the top-left corner (lower on its both sides), where those runs' greedy paths end.
-    from benchmarks.cliff_discovery import grid_rows, random_walk_values
+    from benchmarks.research.cliff_discovery import grid_rows, random_walk_values
 
     values = random_walk_values()
     assert values.shape == (4, 12)

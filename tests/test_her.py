@@ -160,7 +160,7 @@ def test_relabelled_rows_of_several_envs_carry_their_own_envs_next_action() -> N
 def test_relabelled_rows_bootstrap_from_the_policys_action_for_their_new_goal() -> None:
     """
     Train's SARSA target: a real row bootstraps from its stored ``a'``; a relabelled row from the action
-    that today's epsilon-greedy policy takes for its new goal at ``s'`` (epsilon 0 here: the online
+    that the current epsilon-greedy policy takes for its new goal at ``s'`` (epsilon 0 here: the online
     network's greedy action), whatever action was stored.
     """
     import torch as th

@@ -2,7 +2,7 @@
 Why SARSA's LunarLander-v3 runs end with more resident memory than DQN's: SARSA against DQN with the
 same hyperparameters, and against the C library's allocator set to give memory back.
 
-    python -m benchmarks.memory_growth [--env LunarLander-v3] [--steps 60000]
+    python -m benchmarks.research.memory_growth [--env LunarLander-v3] [--steps 60000]
 
 Each variant trains in its own process (one torch thread, seed 0) and records its resident memory
 (VmRSS) every ``--every`` steps (``benchmarks.soak.MemoryReport``):
@@ -15,7 +15,7 @@ Each variant trains in its own process (one torch thread, seed 0) and records it
 
 If ``dqn-same`` grows as ``sarsa`` does, the growth is the configuration's, not SARSA's code; if
 ``sarsa-malloc`` stays flat, the growth is memory the allocator keeps, not objects kept alive.
-Writes ``benchmarks/memory_growth/<env>.json`` and ``docs/research/MEMORY_GROWTH.md`` (``--report-only``
+Writes ``benchmarks/research/memory_growth/<env>.json`` and ``benchmarks/research/memory_growth/README.md`` (``--report-only``
 rewrites the latter from the former). Not run in CI.
 """
 
@@ -29,8 +29,8 @@ from typing import Any
 from benchmarks.common import ROOT, command_line, record_command, versions
 from benchmarks.compare import hyperparameters
 
-OUTPUT = ROOT / "benchmarks" / "memory_growth"
-DOC = ROOT / "docs" / "research" / "MEMORY_GROWTH.md"
+OUTPUT = ROOT / "benchmarks" / "research" / "memory_growth"
+DOC = OUTPUT / "README.md"
 #: glibc's allocator: one arena, freed memory above 128 KiB returned to the system, large blocks mapped
 MALLOC_ENV = {"MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": "131072", "MALLOC_MMAP_THRESHOLD_": "131072"}
 VARIANTS: dict[str, tuple[str, str, dict[str, str]]] = {  # name: (algorithm, whose hyperparameters, environment)
@@ -100,7 +100,7 @@ SUMMARY: list[str] = [
     "**Question.** Why do SARSA's LunarLander-v3 runs end with more resident memory than DQN's?",
     "**Answer.** The hyperparameters and glibc's allocator, not SARSA: DQN with `sarsa.yml`'s values grows more (16.8 MiB",
     "per 10,000 steps against SARSA's 9.1), and one malloc arena with trimming keeps SARSA's growth at 0.5 MiB.",
-    "**Command.** `python -m benchmarks.memory_growth --env LunarLander-v3 --steps 60000`.",
+    "**Command.** `python -m benchmarks.research.memory_growth --env LunarLander-v3 --steps 60000`.",
 ]
 
 
@@ -110,7 +110,7 @@ def report(env_id: str, results: dict[str, dict[str, Any]], command: str) -> str
         "",
         *SUMMARY,
         "",
-        f"Written by `{command}` (see `benchmarks/memory_growth.py`). {env_id}, seed 0, one torch thread;",
+        f"Written by `{command}` (see `benchmarks/research/memory_growth.py`). {env_id}, seed 0, one torch thread;",
         "resident memory (VmRSS) of the training process. Growth is measured from the first record at a third",
         "of the run or later (after the buffer and the allocator warmed up) to the last.",
         "",
@@ -128,7 +128,7 @@ def report(env_id: str, results: dict[str, dict[str, Any]], command: str) -> str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.memory_growth", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.research.memory_growth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="LunarLander-v3")
     parser.add_argument("--steps", type=int, default=60_000)
     parser.add_argument("--every", type=int, default=5_000)
@@ -146,13 +146,13 @@ def main() -> None:
         result = run_variant(args.env, args.run, args.steps, args.every)
         print(json.dumps(result))
         return
-    command = command_line("benchmarks.memory_growth")
+    command = command_line("benchmarks.research.memory_growth")
     record_command(OUTPUT, command)
     results: dict[str, dict[str, Any]] = {}
     for variant in args.variants:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **VARIANTS[variant][2]}
         out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.memory_growth", "--env", args.env, "--steps", str(args.steps),
+            [sys.executable, "-m", "benchmarks.research.memory_growth", "--env", args.env, "--steps", str(args.steps),
              "--every", str(args.every), "--run", variant],
             cwd=ROOT, env=env, capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip

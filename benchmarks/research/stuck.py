@@ -2,15 +2,15 @@
 Why a greedy policy gets stuck: a saved model, the start states where it runs into the time limit,
 and its Q-values along the loop, next to a control model's (SB3's DQN) at the very same states.
 
-    python -m benchmarks.stuck analyse --env Acrobot-v1 \\
+    python -m benchmarks.research.stuck analyse --env Acrobot-v1 \\
         --model benchmarks/models/tuning/Acrobot-v1/base_seed200.zip \\
         --control benchmarks/models/tuning/Acrobot-v1/dqn_seed200.zip --first-seed 220000
-    python -m benchmarks.stuck report        # docs/research/STUCK.md from benchmarks/stuck/ and the tuning runs
+    python -m benchmarks.research.stuck report  # its README.md from its results and the tuning runs
 
 ``analyse`` runs one greedy episode from each of ``--episodes`` seeded start states (by default those
 of the benchmark's final evaluation of the model's training seed; one stuck start state:
 ``--first-seed <its seed> --episodes 1``) and writes
-``benchmarks/stuck/<name>.json`` with:
+``benchmarks/research/stuck/<name>.json`` with:
 
 - the outcome of each way of acting: greedy, greedy with a random action with probability 0.01 and
   0.05, and ``predict(deterministic=False)`` (the model's own final epsilon);
@@ -39,8 +39,8 @@ from benchmarks.common import ROOT, command_line, discussion_section, record_com
 from benchmarks.compare import FINAL_FIRST_SEED, lunar_ending
 from sb3_sarsa.evaluation import Episodes, run_episodes
 
-STUCK = ROOT / "benchmarks" / "stuck"
-REPORT = ROOT / "docs" / "research" / "STUCK.md"
+STUCK = ROOT / "benchmarks" / "research" / "stuck"
+REPORT = STUCK / "README.md"
 DISCUSSION = STUCK / "discussion.md"
 
 
@@ -519,8 +519,8 @@ SUMMARY: list[str] = [
     "training at epsilon 0.01 removed",
     "most of it. LunarLander: most stuck landers have landed but keep firing, since quiet steps pay "
     "nothing until 25 in a row.",
-    "**Command.** `python -m benchmarks.stuck analyse --env Acrobot-v1 --model <model.zip>`, then "
-    "`python -m benchmarks.stuck report`.",
+    "**Command.** `python -m benchmarks.research.stuck analyse --env Acrobot-v1 --model <model.zip>`, then "
+    "`python -m benchmarks.research.stuck report`.",
 ]
 
 
@@ -533,7 +533,7 @@ def report() -> str:
         *SUMMARY,
         "",
         f"Analyses by {produced_by(STUCK)}; training runs by `python -m benchmarks.tune` "
-        "(`benchmarks/tuning/COMMANDS.txt`); this report by `python -m benchmarks.stuck report`.",
+        "(`benchmarks/tuning/COMMANDS.txt`); this report by `python -m benchmarks.research.stuck report`.",
         "A run's final evaluation: 100 greedy episodes, each from its own seeded start state. Stuck: the",
         "episode ended at the time limit on an env with a goal.",
         "",
@@ -551,7 +551,7 @@ def report() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.stuck", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.research.stuck", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("analyse", help="analyse one saved model (and a control) on seeded start states")
     run.add_argument("--env", required=True)
@@ -561,7 +561,7 @@ def main() -> None:
     run.add_argument("--first-seed", type=int, default=None, help="first start seed (default: from --training-seed)")
     run.add_argument("--episodes", type=int, default=100)
     run.add_argument("--loop", type=int, default=200, help="steps at the end of a stuck episode taken as its loop")
-    commands.add_parser("report", help="write docs/research/STUCK.md")
+    commands.add_parser("report", help="write benchmarks/research/stuck/README.md")
     args = parser.parse_args()
     if args.command == "analyse":
         if args.first_seed is None and args.training_seed is None:
@@ -577,7 +577,7 @@ def main() -> None:
         STUCK.mkdir(parents=True, exist_ok=True)
         name = f"{args.env}_{args.model.stem}"
         (STUCK / f"{name}.json").write_text(json.dumps(result, indent=1))
-        record_command(STUCK, command_line("benchmarks.stuck"))
+        record_command(STUCK, command_line("benchmarks.research.stuck"))
         print("\n".join(analysis_section(result)))
     REPORT.write_text(report())
     print(f"wrote {REPORT}")

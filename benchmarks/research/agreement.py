@@ -1,13 +1,13 @@
 """How stale are the replayed next actions? ``train/next_action_agreement`` along a SARSA run.
 
-``python -m benchmarks.agreement [--envs ...] [--seed K]`` trains SARSA with each env's
+``python -m benchmarks.research.agreement [--envs ...] [--seed K]`` trains SARSA with each env's
 ``hyperparams/sarsa.yml`` entry and DQN's step budget (the benchmark's SARSA configuration, no
 evaluation) and samples, every ``--every`` steps, the last logged ``train/next_action_agreement``
-(share of replayed non-terminal ``a'`` equal to today's greedy action at ``s'``) and the
+(share of replayed non-terminal ``a'`` equal to the current greedy action at ``s'``) and the
 exploration rate. With a buffer of fresh transitions the agreement is about ``1 - eps + eps / n``
 (``n`` actions); below that, the stored ``a'`` come from older policies that acted differently.
-Results: ``benchmarks/agreement/<env>_seed<K>.json`` (invocations in its ``COMMANDS.txt``); table:
-``docs/research/AGREEMENT.md``.
+Results: ``benchmarks/research/agreement/<env>_seed<K>.json`` (invocations in its ``COMMANDS.txt``); table:
+``benchmarks/research/agreement/README.md``.
 """
 
 import argparse
@@ -19,8 +19,8 @@ from typing import Any
 from benchmarks.common import ROOT, command_line, produced_by, record_command, run_processes, write_result
 from benchmarks.compare import ENVS, hyperparameters
 
-RESULTS = ROOT / "benchmarks" / "agreement"
-REPORT = ROOT / "docs" / "research" / "AGREEMENT.md"
+RESULTS = ROOT / "benchmarks" / "research" / "agreement"
+REPORT = RESULTS / "README.md"
 
 
 def result_path(env_id: str, seed: int) -> pathlib.Path:
@@ -72,26 +72,26 @@ def fresh_agreement(epsilon: float, n_actions: int) -> float:
 
 
 SUMMARY: list[str] = [
-    "**Question.** How stale are the next actions `a'` that SARSA replays, measured as agreement with today's greedy action?",
+    "**Question.** How stale are the next actions `a'` that SARSA replays, measured as agreement with the current greedy action?",
     "**Answer.** Staler than a fresh buffer would be: on Acrobot-v1 and LunarLander-v3 agreement starts near 0.4 against",
     "0.93 for fresh transitions and rises to about 0.6-0.8 by the end; on CartPole-v1 it wanders "
     "between 0.47 and 0.76 (fresh 0.98).",
-    "**Command.** `python -m benchmarks.agreement --envs LunarLander-v3 Acrobot-v1 MountainCar-v0 CartPole-v1`.",
+    "**Command.** `python -m benchmarks.research.agreement --envs LunarLander-v3 Acrobot-v1 MountainCar-v0 CartPole-v1`.",
 ]
 
 
 def report(command: str) -> str:
     lines = [
-        "# Agreement of replayed next actions with today's greedy action",
+        "# Agreement of replayed next actions with the current greedy action",
         "",
         *SUMMARY,
         "",
         f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see",
-        "`benchmarks/agreement.py`). SARSA with each env's `sarsa.yml` entry and DQN's step budget; one seed.",
+        "`benchmarks/research/agreement.py`). SARSA with each env's `sarsa.yml` entry and DQN's step budget; one seed.",
         "`agreement` is the last logged `train/next_action_agreement` before that step (share of replayed",
         "non-terminal `a'` equal to the online network's greedy action at `s'`, measured on one batch every",
         "100 updates); `fresh` is what a buffer of transitions from",
-        "today's epsilon-greedy policy would give, `1 - eps + eps / n_actions`.",
+        "the current epsilon-greedy policy would give, `1 - eps + eps / n_actions`.",
         "",
     ]
     for path in sorted(RESULTS.glob("*.json")):
@@ -110,25 +110,25 @@ def report(command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.agreement", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.research.agreement", description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=ENVS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every", type=int, default=10_000, help="steps between samples")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (at most 2 on a 2-core machine)")
-    parser.add_argument("--report-only", action="store_true", help="only write docs/research/AGREEMENT.md")
+    parser.add_argument("--report-only", action="store_true", help="only write benchmarks/research/agreement/README.md")
     parser.add_argument("--run", nargs=3, metavar=("ENV", "SEED", "EVERY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         env_id, seed, every = args.run[0], int(args.run[1]), int(args.run[2])
         write_result(result_path(env_id, seed), run_one(env_id, seed, every))
         return
-    command = command_line("benchmarks.agreement")
+    command = command_line("benchmarks.research.agreement")
     if not args.report_only:
         record_command(RESULTS, command)
         runs = [
             (
                 f"{env_id} seed {args.seed}",
-                [sys.executable, "-m", "benchmarks.agreement", "--run", env_id, str(args.seed), str(args.every)],
+                [sys.executable, "-m", "benchmarks.research.agreement", "--run", env_id, str(args.seed), str(args.every)],
                 result_path(env_id, args.seed),
             )
             for env_id in args.envs

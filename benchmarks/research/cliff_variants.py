@@ -1,13 +1,13 @@
 """
-Named variants of the cliff's training, shared by ``benchmarks.cliff_bias`` and
-``benchmarks.cliff_discovery``: constructor arguments put over the ``CliffWalking-v1`` entry of
+Named variants of the cliff's training, shared by ``benchmarks.research.cliff_bias`` and
+``benchmarks.research.cliff_discovery``: constructor arguments put over the ``CliffWalking-v1`` entry of
 ``hyperparams/sarsa.yml`` (``benchmarks.cliff.train_agent``).
 
 Every variant but ``entry`` spells out the batch size and epsilon's decay it was run with, so a
 stored result keeps meaning what it meant when the entry changes: the diagnostics' first runs were
 made over the entry of batch 128 with epsilon's decay over the first 10% of training
 (:data:`BATCH128`), which became batch 512 with the decay over 30% after
-``python -m benchmarks.cliff_discovery --settings batch512-explore30 --first-seed 100``.
+``python -m benchmarks.research.cliff_discovery --settings batch512-explore30 --first-seed 100``.
 """
 
 import copy

@@ -1,8 +1,8 @@
 """
 Why SARSA's value of the cliff's start sits above the exact one: the buffer, or the network?
 
-    python -m benchmarks.cliff_bias                 # 4 seeds of each variant (about an hour on 2 cores)
-    python -m benchmarks.cliff_bias --report-only   # docs/research/CLIFF_BIAS.md from the stored results
+    python -m benchmarks.research.cliff_bias                 # 4 seeds of each variant (about an hour on 2 cores)
+    python -m benchmarks.research.cliff_bias --report-only   # benchmarks/research/cliff_bias/README.md from the stored results
 
 ``python -m benchmarks.cliff`` found SARSA's ``max_a Q(start)`` about 0.6 above the exact
 epsilon-greedy value on most seeds, while Expected SARSA, trained the same way, lands on it. The
@@ -13,7 +13,7 @@ sampled targets sits above their expectation in most runs (the sample mean of a 
 skewed: below its expectation only in the few runs that drew many).
 
 Each run trains SARSA with the ``CliffWalking-v1`` entry of ``sarsa.yml`` (``benchmarks.cliff``'s
-training, a variant of ``benchmarks.cliff_variants`` on top: this diagnostic's variants keep the batch
+training, a variant of ``benchmarks.research.cliff_variants`` on top: this diagnostic's variants keep the batch
 of 128 and epsilon's decay over 10% that the entry had when they were run, unless they change them),
 then solves the final replay buffer as a table (:func:`sb3_sarsa.exact.sample_fixed_point`: the value
 SARSA's target estimates from exactly these samples, with exact values where a pair has no sample) and
@@ -26,7 +26,7 @@ whose more exploratory ``a'`` price in more falls than the final policy takes. `
 hidden layer (a table of weights on the one-hot state): whatever separates it from its buffer's table
 is optimisation, not the network's shape.
 
-Results: ``benchmarks/cliff_bias/<variant>_seed<k>.json``; report: ``docs/research/CLIFF_BIAS.md``.
+Results: ``benchmarks/research/cliff_bias/<variant>_seed<k>.json``; report: ``benchmarks/research/cliff_bias/README.md``.
 """
 
 import argparse
@@ -38,9 +38,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cliff import EPSILON, FALL_REWARD, GAMMA, START, exact_values, falling_pairs, record, train_agent
-from benchmarks.cliff_variants import VARIANTS, variant_kwargs
 from benchmarks.common import (
-    DOCS,
     ROOT,
     command_line,
     discussion_section,
@@ -52,9 +50,11 @@ from benchmarks.common import (
     versions,
     write_result,
 )
+from benchmarks.research.cliff_variants import VARIANTS, variant_kwargs
 
-RESULTS = ROOT / "benchmarks" / "cliff_bias"
-#: The variants (of :mod:`benchmarks.cliff_variants`) that a plain ``python -m benchmarks.cliff_bias`` runs.
+RESULTS = ROOT / "benchmarks" / "research" / "cliff_bias"
+REPORT = RESULTS / "README.md"
+#: The variants (of :mod:`benchmarks.research.cliff_variants`) that a plain ``python -m benchmarks.research.cliff_bias`` runs.
 BIAS_VARIANTS = ["batch128", "buffer50k", "buffer100k", "linear", "batch512", "batch1024", "batch1024-explore30", "sgd"]
 #: The refit: more passes over the final buffer at a fixed learning rate, the target network copied
 #: after each round, to see whether the network reaches its buffer's value when its fit is given time.
@@ -145,7 +145,7 @@ SUMMARY: list[str] = [
     "buffer's samples or the network?",
     "**Answer.** Mostly from the few falls in a batch: larger batches (512, 1,024) bring the network within 0.26-0.40 of the",
     "exact value; bigger buffers and a linear network make it worse (errors of 1.7 to 8.8).",
-    "**Command.** `python -m benchmarks.cliff_bias --variants batch128 batch512 batch1024 --seeds 4`.",
+    "**Command.** `python -m benchmarks.research.cliff_bias --variants batch128 batch512 batch1024 --seeds 4`.",
 ]
 
 
@@ -178,7 +178,8 @@ def report(command: str) -> str:
             "",
             *SUMMARY,
             "",
-            f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see `benchmarks/cliff_bias.py`),",
+            f"Results produced by {produced_by(RESULTS)}; this report by `{command}`",
+            "(see `benchmarks/research/cliff_bias.py`),",
             f"{datetime.date.today().isoformat()}. Machine: {machine()}. {versions()}.",
             "",
             "SARSA (MSE) trained as `python -m benchmarks.cliff` trains it (the `CliffWalking-v1` entry of",
@@ -207,7 +208,7 @@ def report(command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cliff_bias", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.research.cliff_bias", description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", nargs="+", default=BIAS_VARIANTS, choices=list(VARIANTS))
     parser.add_argument("--seeds", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=2)
@@ -218,11 +219,11 @@ def main() -> None:
         variant, seed = args.run[0], int(args.run[1])
         write_result(result_path(variant, seed), run_one(variant, seed))
         return
-    command = command_line("benchmarks.cliff_bias")
+    command = command_line("benchmarks.research.cliff_bias")
     if not args.report_only:
         record_command(RESULTS, command)
         keys = [(variant, seed) for seed in range(args.seeds) for variant in args.variants]
-        runs = pending_runs("benchmarks.cliff_bias", keys, result_path)
+        runs = pending_runs("benchmarks.research.cliff_bias", keys, result_path)
         run_processes(
             runs,
             args.jobs,
@@ -231,9 +232,8 @@ def main() -> None:
                 f"falls {result['falls']} (then fall {result['falls_then_fall']}), {result['path_kind']}"
             ),
         )
-    DOCS.mkdir(exist_ok=True)
-    (DOCS / "CLIFF_BIAS.md").write_text(report(command))
-    print(f"wrote {DOCS / 'CLIFF_BIAS.md'}")
+    REPORT.write_text(report(command))
+    print(f"wrote {REPORT}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """
 Why a deep agent sometimes never learns the cliff: does it ever reach the goal?
 
-    python -m benchmarks.cliff_discovery              # 3 seeds, both settings, 3 algorithms
-    python -m benchmarks.cliff_discovery --settings batch128 batch128-explore30 --algos expected --first-seed 100 --seeds 10
-    python -m benchmarks.cliff_discovery --report-only
+    python -m benchmarks.research.cliff_discovery              # 3 seeds, both settings, 3 algorithms
+    python -m benchmarks.research.cliff_discovery --settings batch128 batch128-explore30 \\
+        --algos expected --first-seed 100 --seeds 10
+    python -m benchmarks.research.cliff_discovery --report-only
 
 Issue 12 reported that Expected SARSA (MSE) never found the goal on 2 of 3 seeds with this
 setting: epsilon fixed at 0.1 after 1,000 uniformly random steps, an MLP [64, 64], gamma 0.99,
@@ -14,7 +15,7 @@ entry of ``sarsa.yml``), for SARSA, Expected SARSA (both MSE) and DQN, and recor
 each run first reached the goal. A run that never reached it cannot know what the goal is worth,
 whatever its target: its failure is one of exploration.
 
-Results: ``benchmarks/cliff_discovery/<setting>_<algo>_seed<k>.json``; report: ``docs/research/CLIFF_DISCOVERY.md``.
+Results: ``benchmarks/research/cliff_discovery/<setting>_<algo>_seed<k>.json``; report: its ``README.md``.
 """
 
 import argparse
@@ -26,9 +27,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.cliff import GAMMA, START, TIME_LIMIT, classify_path, exact_values, make_env, own_fixed_point, train_agent
-from benchmarks.cliff_variants import VARIANTS, variant_kwargs
 from benchmarks.common import (
-    DOCS,
     ROOT,
     command_line,
     machine,
@@ -39,8 +38,10 @@ from benchmarks.common import (
     versions,
     write_result,
 )
+from benchmarks.research.cliff_variants import VARIANTS, variant_kwargs
 
-RESULTS = ROOT / "benchmarks" / "cliff_discovery"
+RESULTS = ROOT / "benchmarks" / "research" / "cliff_discovery"
+REPORT = RESULTS / "README.md"
 ALGOS = ("sarsa", "expected", "dqn")
 ISSUE_PARAMS: dict[str, Any] = dict(
     learning_rate=1e-3,
@@ -57,7 +58,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 TIMESTEPS = 60_000
 #: Settings over the ``CliffWalking-v1`` entry of ``sarsa.yml`` (``benchmarks.cliff``'s training, its
-#: budget): the variants of :mod:`benchmarks.cliff_variants` that this diagnostic has run.
+#: budget): the variants of :mod:`benchmarks.research.cliff_variants` that this diagnostic has run.
 ENTRY_SETTINGS = [
     "entry",
     "batch128",
@@ -192,7 +193,7 @@ SUMMARY: list[str] = [
     "SARSA valuing the behaviour's",
     "decaying epsilon learns the random walk's values and missed the goal on 8 of 20 tuning seeds; "
     "`target_epsilon=0.1` fixes it.",
-    "**Command.** `python -m benchmarks.cliff_discovery --seeds 3 --jobs 2`.",
+    "**Command.** `python -m benchmarks.research.cliff_discovery --seeds 3 --jobs 2`.",
 ]
 
 
@@ -215,7 +216,8 @@ def report(command: str) -> str:
             *SUMMARY,
             "",
             f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see",
-            f"`benchmarks/cliff_discovery.py`), {datetime.date.today().isoformat()}. Machine: {machine()}. {versions()}.",
+            f"`benchmarks/research/cliff_discovery.py`), {datetime.date.today().isoformat()}.",
+            f"Machine: {machine()}. {versions()}.",
             "",
             f"`CliffWalking-v1`, time limit {TIME_LIMIT}. `issue` ({TIMESTEPS:,} steps): {ISSUE_PARAMS} and DQN's defaults",
             "for the rest (`target_update_interval=10000`, `train_freq=4`, `batch_size=32`); `tui100`: the same with",
@@ -250,7 +252,9 @@ def report(command: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.cliff_discovery", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.research.cliff_discovery", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=[*SETTINGS, *VARIANTS])
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--seeds", type=int, default=3)
@@ -263,7 +267,7 @@ def main() -> None:
         setting, algo, seed = args.run[0], args.run[1], int(args.run[2])
         write_result(result_path(setting, algo, seed), run_one(setting, algo, seed))
         return
-    command = command_line("benchmarks.cliff_discovery")
+    command = command_line("benchmarks.research.cliff_discovery")
     if not args.report_only:
         record_command(RESULTS, command)
         keys = [
@@ -272,15 +276,14 @@ def main() -> None:
             for setting in args.settings
             for algo in args.algos
         ]
-        runs = pending_runs("benchmarks.cliff_discovery", keys, result_path)
+        runs = pending_runs("benchmarks.research.cliff_discovery", keys, result_path)
         run_processes(
             runs,
             args.jobs,
             lambda result: f"first goal {result['first_goal_step']}, {result['path_kind']}, Q {result['q_start']:.2f}",
         )
-    DOCS.mkdir(exist_ok=True)
-    (DOCS / "CLIFF_DISCOVERY.md").write_text(report(command))
-    print(f"wrote {DOCS / 'CLIFF_DISCOVERY.md'}")
+    REPORT.write_text(report(command))
+    print(f"wrote {REPORT}")
 
 
 if __name__ == "__main__":
