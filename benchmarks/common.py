@@ -151,8 +151,8 @@ def stale_section(stale: list[str]) -> list[str]:
     if not stale:
         return []
     return [
-        f"**Stale: {len(stale)} stored runs were trained with other hyperparameters or budget than the current ones** (below with",
-        "what differs); the tables count them. Archive them and rerun (`benchmarks/archive/`).",
+        f"**Stale: {len(stale)} stored runs were trained with other hyperparameters or budget than the current ones**",
+        "(below with what differs); the tables count them. Archive them and rerun (`benchmarks/archive/`).",
         "",
         *[f"- `{line}`" for line in stale],
         "",

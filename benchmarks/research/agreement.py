@@ -72,7 +72,8 @@ def fresh_agreement(epsilon: float, n_actions: int) -> float:
 
 
 SUMMARY: list[str] = [
-    "**Question.** How stale are the next actions `a'` that SARSA replays, measured as agreement with the current greedy action?",
+    "**Question.** How stale are the next actions `a'` that SARSA replays, measured as agreement with the current greedy"
+    " action?",
     "**Answer.** Staler than a fresh buffer would be: on Acrobot-v1 and LunarLander-v3 agreement starts near 0.4 against",
     "0.93 for fresh transitions and rises to about 0.6-0.8 by the end; on CartPole-v1 it wanders "
     "between 0.47 and 0.76 (fresh 0.98).",
