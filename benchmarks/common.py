@@ -256,10 +256,16 @@ def machine() -> str:
 
 
 def versions() -> str:
+    """
+    :return: the Python version and the versions of the packages that make a result; sb3-sarsa's is the
+        ``__version__`` of the code imported (an editable install's metadata keeps the version it was installed at)
+    """
     import importlib.metadata
 
-    names = ("sb3-sarsa", "stable_baselines3", "rl_zoo3", "torch", "gymnasium", "numpy", "rliable")
-    found = []
+    import sb3_sarsa
+
+    names = ("stable_baselines3", "rl_zoo3", "torch", "gymnasium", "numpy", "rliable")
+    found = [f"sb3-sarsa {sb3_sarsa.__version__}"]
     for name in names:
         try:
             found.append(f"{name} {importlib.metadata.version(name)}")

@@ -13,7 +13,7 @@ machinery (steps per second, peak memory) against DQN. ``dqn-n3`` is a control: 
 hyperparameters plus ``n_steps=3`` (SB3's n-step returns), for the envs where ``sarsa.yml`` uses
 3-step returns, to tell what the returns bring from what the SARSA target brings. ``sarsa-2x`` is
 SARSA with ``sarsa.yml`` for twice DQN's budget (its schedules stretched with it), the second budget
-reported where SARSA needs more steps than DQN (issue 14); not run unless named in ``--algos``.
+reported where SARSA needs more steps than DQN; not run unless named in ``--algos``.
 ``sarsa-4x`` is the same at four times DQN's budget (``benchmarks.tune``'s longer variants).
 
 Runs are interleaved (seed 0 of every env and algorithm, then seed 1, ...), at most ``--jobs``

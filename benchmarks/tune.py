@@ -37,7 +37,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "base": {},
         "ef08": {"exploration_fraction": 0.08},
         "n3": {"n_steps": 3},
-        # the tutorial's loss, whose fixed point is the mean of the sampled targets (issue 12)
+        # the tutorial's loss, whose fixed point is the mean of the sampled targets
         "n3-mse": {"n_steps": 3, "loss": "mse"},
     },
     "Acrobot-v1": {
@@ -45,7 +45,7 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "eps01": {"exploration_final_eps": 0.01},
         "n3": {"n_steps": 3},
         "mse": {"loss": "mse"},
-        # the target that does not use the stored a' (issue 15: are stale replayed a' the cause?)
+        # the target that does not use the stored a' (are stale replayed a' the cause?)
         "expected": {"target": "expected"},
         "mse-eps01": {"loss": "mse", "exploration_final_eps": 0.01},
     },

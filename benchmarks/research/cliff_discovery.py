@@ -6,9 +6,9 @@ Why a deep agent sometimes never learns the cliff: does it ever reach the goal?
         --algos expected --first-seed 100 --seeds 10
     python -m benchmarks.research.cliff_discovery --report-only
 
-Issue 12 reported that Expected SARSA (MSE) never found the goal on 2 of 3 seeds with this
+A first cliff study reported that Expected SARSA (MSE) never found the goal on 2 of 3 seeds with this
 setting: epsilon fixed at 0.1 after 1,000 uniformly random steps, an MLP [64, 64], gamma 0.99,
-learning rate 1e-3, buffer 5,000, 60,000 steps. What the issue did not give is taken from DQN's
+learning rate 1e-3, buffer 5,000, 60,000 steps. What that study did not give is taken from DQN's
 defaults (among them ``target_update_interval=10000``: six target updates in the run). This runs
 that setting (``issue``) and the same with ``target_update_interval=100`` (``tui100``, as the ``CliffWalking-v1``
 entry of ``sarsa.yml``), for SARSA, Expected SARSA (both MSE) and DQN, and records the step at which
