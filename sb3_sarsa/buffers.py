@@ -29,6 +29,22 @@ class SarsaReplayBufferSamples(NamedTuple):
     discounts: th.Tensor | None = None
 
 
+class SarsaSequenceSamples(NamedTuple):
+    """
+    A batch of stored sequences for SARSA(lambda): the first step's ``s`` and ``a``, then, for each of
+    ``horizon`` steps, its reward, next observation (flattened to ``(batch_size * horizon, ...)``), stored next
+    action and termination flag, and the length of each sequence (steps past it belong to other episodes).
+    """
+
+    observations: th.Tensor
+    actions: th.Tensor
+    rewards: th.Tensor
+    next_observations: th.Tensor
+    next_actions: th.Tensor
+    terminations: th.Tensor
+    lengths: th.Tensor
+
+
 class DictSarsaReplayBufferSamples(NamedTuple):
     """
     A batch of SARSA transitions with dict observations; ``relabelled`` (HER only) marks the rows whose
@@ -286,6 +302,40 @@ class SarsaReplayBuffer(NextActionStorage, ReplayBuffer):
             rewards=self.to_torch(rewards),
             next_actions=self.to_torch(self.next_actions[last_inds, env_indices]),
             discounts=None if discounts is None else self.to_torch(discounts),
+        )
+
+    def sample_sequences(self, batch_size: int, horizon: int, env: VecNormalize | None = None) -> SarsaSequenceSamples:
+        """
+        Sample ``batch_size`` sequences of at most ``horizon`` consecutive steps of one env each, for
+        SARSA(lambda) (:func:`sb3_sarsa.targets.lambda_returns`). The first steps are drawn as :meth:`sample`
+        draws transitions; each sequence follows its env and ends, inclusively, at its episode's end and at the
+        newest stored step (:func:`n_step_window`).
+
+        :param horizon: the longest sequence
+        :return: the sequences; rewards, terminations and next actions have shape ``(batch_size, horizon)``
+        """
+        if self.optimize_memory_usage and self.full:  # the oldest position's next observation is overwritten
+            batch_inds = (np.random.randint(1, self.buffer_size, size=batch_size) + self.pos) % self.buffer_size
+        else:
+            batch_inds = np.random.randint(0, self.buffer_size if self.full else self.pos, size=batch_size)
+        env_indices = np.random.randint(0, high=self.n_envs, size=(batch_size,))
+        indices, lengths = n_step_window(
+            self.dones, self.timeouts, batch_inds, env_indices, horizon, last_written=(self.pos - 1) % self.buffer_size
+        )
+        envs = env_indices[:, None]
+        if self.optimize_memory_usage:
+            next_obs = self.observations[(indices + 1) % self.buffer_size, envs]
+        else:
+            next_obs = self.next_observations[indices, envs]
+        next_obs = next_obs.reshape((batch_size * horizon, *self.obs_shape))
+        return SarsaSequenceSamples(
+            observations=self.to_torch(self._normalize_obs(self.observations[batch_inds, env_indices], env)),  # type: ignore[arg-type]
+            actions=self.to_torch(self.actions[batch_inds, env_indices]),
+            rewards=self.to_torch(self._normalize_reward(self.rewards[indices, envs], env)),
+            next_observations=self.to_torch(self._normalize_obs(next_obs, env)),  # type: ignore[arg-type]
+            next_actions=self.to_torch(self.next_actions[indices, envs, 0]),
+            terminations=self.to_torch(self.dones[indices, envs] * (1.0 - self.timeouts[indices, envs])),
+            lengths=self.to_torch(lengths),
         )
 
 

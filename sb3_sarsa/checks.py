@@ -165,6 +165,23 @@ def check_recency(recent_eta: float, recent_min_size: int) -> tuple[float, int]:
     return float(recent_eta), int(recent_min_size)
 
 
+def check_lambda(td_lambda: float, lambda_horizon: int, n_steps: int) -> tuple[float, int]:
+    """
+    :return: ``td_lambda`` and ``lambda_horizon``, checked
+    :raises ValueError: for a ``td_lambda`` outside [0, 1], a ``lambda_horizon`` below 1, or ``td_lambda > 0``
+        with ``n_steps > 1`` (the lambda-return already mixes the n-step returns of every n up to the horizon)
+    """
+    if isinstance(td_lambda, bool) or not isinstance(td_lambda, (int, float)) or not 0.0 <= td_lambda <= 1.0:
+        raise ValueError(f"td_lambda must be in [0, 1] (0: the one-step target), got {td_lambda!r}.")
+    _check_int("lambda_horizon", lambda_horizon, 1)
+    if td_lambda > 0.0 and n_steps > 1:
+        raise ValueError(
+            f"td_lambda={td_lambda} and n_steps={n_steps} cannot be combined: the lambda-return mixes the n-step "
+            "returns up to lambda_horizon steps; set n_steps=1 (or td_lambda=0)."
+        )
+    return float(td_lambda), int(lambda_horizon)
+
+
 def check_target_epsilon(target_epsilon: float | None, target: str) -> float | None:
     """
     :return: ``target_epsilon``, checked

@@ -1,6 +1,6 @@
 """Deep SARSA and Expected SARSA as a Stable-Baselines3 off-policy algorithm."""
 
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch as th
@@ -12,10 +12,11 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.dqn import DQN
 from stable_baselines3.her.her_replay_buffer import HerReplayBuffer
 
-from sb3_sarsa.behaviour import SarsaBehaviour
+from sb3_sarsa.batch_targets import SarsaTargets
 from sb3_sarsa.buffers import DictSarsaReplayBuffer, NextActionStorage, SarsaReplayBuffer
 from sb3_sarsa.checks import (
     check_exploration_zeta,
+    check_lambda,
     check_parameters,
     check_policy_kwargs,
     check_recency,
@@ -32,9 +33,6 @@ from sb3_sarsa.targets import (
     check_finite,
     check_loss,
     check_target,
-    expected_sarsa_target,
-    next_action_agreement,
-    sarsa_target,
     td_loss,
 )
 
@@ -72,7 +70,7 @@ def sarsa_buffer_class(buffer_class: type[ReplayBuffer] | None, observation_spac
     return buffer_class
 
 
-class SARSA(SarsaBehaviour, AtomicSaving):
+class SARSA(SarsaTargets, AtomicSaving):
     """
     Deep SARSA: DQN's machinery with an on-policy TD target.
 
@@ -166,6 +164,11 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         counting visits. Both vanish with experience, so the fixed point stays the epsilon-greedy policy's
         value. ``"auto"`` (default): ``(100.0, 10.0)`` on a ``Discrete`` observation space, none on any
         other (no change there); ``None``: none; or ``(action_scale, bootstrap_scale)``.
+    :param td_lambda: SARSA(lambda) (Sutton & Barto, 2018, chapter 12; :mod:`sb3_sarsa.lambda_return`): the
+        target is the truncated lambda-return over a stored sequence of at most ``lambda_horizon`` steps of one
+        env, bootstrapping from the stored ``a'`` at every step. ``0`` (default): the one-step target. Not with
+        ``n_steps > 1``, HER, dict observations or ``recent_eta < 1``.
+    :param lambda_horizon: the longest sequence of ``td_lambda``
     :param _init_setup_model: Whether or not to build the network at the creation of the instance
     """
 
@@ -217,6 +220,8 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         target_epsilon: float | None = None,
         exploration_zeta: float | None = None,
         optimism: tuple[float, float] | str | None = "auto",
+        td_lambda: float = 0.0,
+        lambda_horizon: int = 16,
         _init_setup_model: bool = True,
     ) -> None:
         self.target = check_target(target)
@@ -225,6 +230,7 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         self.target_epsilon = check_target_epsilon(target_epsilon, self.target)
         self.exploration_zeta = check_exploration_zeta(exploration_zeta, self.target)
         self.optimism = optimism
+        self.td_lambda, self.lambda_horizon = check_lambda(td_lambda, lambda_horizon, n_steps)
         if _init_setup_model:
             # On load (_init_setup_model=False) the saved values replace these defaults anyway.
             check_parameters(
@@ -317,6 +323,12 @@ class SARSA(SarsaBehaviour, AtomicSaving):
                 optimize_memory_usage=self.optimize_memory_usage,
                 **buffer_kwargs,
             )
+        if self.td_lambda > 0.0 and (not isinstance(self.replay_buffer, SarsaReplayBuffer) or self.recent_eta < 1.0):
+            raise ValueError(
+                f"td_lambda > 0 samples sequences from a SarsaReplayBuffer with uniform replay; got "
+                f"{type(self.replay_buffer).__name__} with recent_eta={self.recent_eta} (HER and dict observations "
+                "are not supported: a relabelled goal would change every reward of the sequence)."
+            )
         # OffPolicyAlgorithm warns that n_steps is ignored whenever a replay_buffer_class is set;
         # ours reads it (above), so the check must not see it.
         n_steps, self.n_steps = self.n_steps, 1
@@ -332,7 +344,7 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
 
-        losses, q_means, agreements = [], [], []
+        losses, q_means, agreements = [], [], []  # type: list[float], list[float], list[float]
         # For SARSA the online network's greedy actions at s' only feed train/next_action_agreement:
         # measured on the last batch of this call if AGREEMENT_INTERVAL updates have passed since the
         # last measurement. Expected SARSA needs them on every batch (they define its policy).
@@ -342,46 +354,22 @@ class SARSA(SarsaBehaviour, AtomicSaving):
         )
         windows = []
         for step in range(gradient_steps):
-            if self.recent_eta < 1.0:
-                window = ere_window(self.replay_buffer.size(), step + 1, gradient_steps, self.recent_eta, self.recent_min_size)
-                windows.append(window)
-                replay_data = self.replay_buffer.sample_recent(batch_size, window, env=self._vec_normalize_env)
+            observations: Any
+            if self.td_lambda > 0.0:
+                target_q_values, observations, actions = self._lambda_batch(batch_size)
             else:
-                replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
-            discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
-            measure = self.target == "expected" or (due and step == gradient_steps - 1)
-
-            with th.no_grad():
-                next_q_values = self.q_net_target(replay_data.next_observations)
-                if self._visits is not None:
-                    next_q_values += self._visits.bootstrap_bonus(cast(th.Tensor, replay_data.next_observations))
-                relabelled = getattr(replay_data, "relabelled", None)
-                redraw = self.target == "sarsa" and relabelled is not None and bool(relabelled.any())
-                policy_q_values = self._online_q_values(replay_data.next_observations) if measure or redraw else None
-                if self.target == "expected":
-                    assert policy_q_values is not None
-                    target_q_values = expected_sarsa_target(
-                        replay_data.rewards,
-                        replay_data.dones,
-                        discounts,
-                        next_q_values,
-                        policy_q_values,
-                        self.exploration_rate if self.target_epsilon is None else self.target_epsilon,
+                if self.recent_eta < 1.0:
+                    window = ere_window(
+                        self.replay_buffer.size(), step + 1, gradient_steps, self.recent_eta, self.recent_min_size
                     )
+                    windows.append(window)
+                    replay_data = self.replay_buffer.sample_recent(batch_size, window, env=self._vec_normalize_env)
                 else:
-                    next_actions = replay_data.next_actions
-                    if redraw:
-                        assert policy_q_values is not None and relabelled is not None
-                        next_actions = self._relabelled_next_actions(policy_q_values, next_actions, relabelled)
-                    target_q_values = sarsa_target(
-                        replay_data.rewards, replay_data.dones, discounts, next_q_values, next_actions
-                    )
-                if measure and policy_q_values is not None:
-                    agreement = next_action_agreement(policy_q_values, replay_data.next_actions, replay_data.dones)
-                    if agreement is not None:
-                        agreements.append(agreement)
-
-            current_q_values = th.gather(self.q_net(replay_data.observations), dim=1, index=replay_data.actions.long())
+                    replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
+                measure = self.target == "expected" or (due and step == gradient_steps - 1)
+                target_q_values = self._one_step_targets(replay_data, measure, agreements)
+                observations, actions = replay_data.observations, replay_data.actions
+            current_q_values = th.gather(self.q_net(observations), dim=1, index=actions.long())
             loss = td_loss(current_q_values, target_q_values, self.loss)
             loss_value = loss.item()
             check_finite(loss_value, current_q_values, target_q_values, self._n_updates + step + 1, self._last_finite_loss)

@@ -172,6 +172,44 @@ def expected_sarsa_target(
     return rewards + (1.0 - dones) * discounts * expected_q
 
 
+def lambda_returns(
+    rewards: th.Tensor,
+    next_values: th.Tensor,
+    terminations: th.Tensor,
+    lengths: th.Tensor,
+    gamma: float,
+    td_lambda: float,
+) -> th.Tensor:
+    """
+    Truncated lambda-return of each sequence (Sutton & Barto, 2018, section 12.3), the target of SARSA(lambda).
+
+    With ``k`` the last step of a sequence of length ``lengths[i]``, the recursion runs backwards:
+    ``G_k = r_k + gamma * (1 - term_k) * V_k`` and, for ``j < k``,
+    ``G_j = r_j + gamma * (1 - term_j) * ((1 - lambda) * V_j + lambda * G_{j+1})``, where ``V_j`` is the value
+    bootstrapped from the step's next state (``Q_target(s_{j+1}, a_{j+1})`` with the stored next action, or the
+    epsilon-greedy expectation). A sequence ends at its episode's end (a termination zeroes the bootstrap, a
+    truncation bootstraps from the terminal observation), at the newest stored step, or at the horizon.
+    ``td_lambda=0`` gives the one-step target; ``td_lambda=1`` over a whole terminated episode, its return.
+
+    :param rewards: rewards of each step, shape ``(batch_size, horizon)``
+    :param next_values: ``V_j``, shape ``(batch_size, horizon)``
+    :param terminations: 1.0 where the step terminated its episode (not truncated), shape ``(batch_size, horizon)``
+    :param lengths: steps of each sequence, in ``[1, horizon]``, shape ``(batch_size,)``; later steps are ignored
+    :param gamma: discount factor
+    :param td_lambda: lambda, in ``[0, 1]``
+    :return: ``G_0`` of each sequence, shape ``(batch_size, 1)``
+    """
+    batch_size, horizon = rewards.shape
+    lengths = lengths.reshape(-1).long()
+    returns = th.zeros(batch_size, dtype=rewards.dtype, device=rewards.device)
+    for j in reversed(range(horizon)):
+        values = next_values[:, j]
+        tail = th.where(lengths - 1 == j, values, (1.0 - td_lambda) * values + td_lambda * returns)
+        step = rewards[:, j] + gamma * (1.0 - terminations[:, j]) * tail
+        returns = th.where(j < lengths, step, returns)
+    return returns.reshape(-1, 1)
+
+
 def next_action_agreement(policy_q_values: th.Tensor, next_actions: th.Tensor, dones: th.Tensor) -> float | None:
     """
     Share of stored next actions that equal the current greedy action at ``s'``.

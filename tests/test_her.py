@@ -180,7 +180,7 @@ def test_relabelled_rows_bootstrap_from_the_policys_action_for_their_new_goal() 
     assert isinstance(model.replay_buffer, HerSarsaReplayBuffer)
     sample = model.replay_buffer.sample(32)
     model.replay_buffer.sample = lambda *args, **kwargs: sample  # type: ignore[method-assign,assignment]
-    import sb3_sarsa.sarsa as sarsa_module
+    import sb3_sarsa.batch_targets as sarsa_module
 
     patch = pytest.MonkeyPatch()
     patch.setattr(sarsa_module, "sarsa_target", spy)

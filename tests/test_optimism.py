@@ -13,7 +13,7 @@ import torch as th
 from gymnasium import spaces
 from stable_baselines3.common.monitor import Monitor
 
-import sb3_sarsa.sarsa as sarsa_module
+import sb3_sarsa.batch_targets as sarsa_module
 from sb3_sarsa import SARSA
 from sb3_sarsa.optimism import AUTO_SCALES, check_optimism, count_bonus
 

@@ -5,20 +5,20 @@ from typing import Any
 
 import pytest
 
-import sb3_sarsa.sarsa
+import sb3_sarsa.batch_targets
 from sb3_sarsa import SARSA
 
 
 def recorded_epsilons(monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> tuple[SARSA, list[tuple[float, float]]]:
     """Train briefly; :return: the model and, per target computed, (epsilon passed, behaviour's epsilon)"""
     calls: list[tuple[float, float]] = []
-    original = sb3_sarsa.sarsa.expected_sarsa_target
+    original = sb3_sarsa.batch_targets.expected_sarsa_target
 
     def spy(*args: Any) -> Any:
         calls.append((args[-1], model.exploration_rate))
         return original(*args)
 
-    monkeypatch.setattr(sb3_sarsa.sarsa, "expected_sarsa_target", spy)
+    monkeypatch.setattr(sb3_sarsa.batch_targets, "expected_sarsa_target", spy)
     # epsilon decays from 1 to 0.5 over the whole run: the behaviour's epsilon is at least 0.5 at every update
     model = SARSA(
         "MlpPolicy",

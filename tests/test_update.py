@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import torch as th
 
-import sb3_sarsa.sarsa
+import sb3_sarsa.batch_targets
 from sb3_sarsa import SARSA
 
 
@@ -36,14 +36,14 @@ def test_the_target_takes_values_from_the_target_network_and_the_greedy_action_f
         return batches[-1]
 
     calls: list[dict[str, th.Tensor]] = []
-    expected_target = sb3_sarsa.sarsa.expected_sarsa_target
+    expected_target = sb3_sarsa.batch_targets.expected_sarsa_target
 
     def spy_target(rewards, dones, discounts, next_q_values, policy_q_values, epsilon):  # type: ignore[no-untyped-def]
         calls.append({"next_q_values": next_q_values, "policy_q_values": policy_q_values})
         return expected_target(rewards, dones, discounts, next_q_values, policy_q_values, epsilon)
 
     monkeypatch.setattr(model.replay_buffer, "sample", spy_sample)
-    monkeypatch.setattr(sb3_sarsa.sarsa, "expected_sarsa_target", spy_target)
+    monkeypatch.setattr(sb3_sarsa.batch_targets, "expected_sarsa_target", spy_target)
     model.train(gradient_steps=1, batch_size=16)
     next_observations = batches[0].next_observations
     with th.no_grad():

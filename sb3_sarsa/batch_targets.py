@@ -1,0 +1,80 @@
+"""
+The targets of one gradient step of :class:`sb3_sarsa.SARSA`: the one-step SARSA or Expected SARSA target of a
+sampled batch (HER's relabelled rows included), or the lambda-return of sampled sequences (SARSA(lambda)).
+"""
+
+from typing import Any, cast
+
+import torch as th
+
+from sb3_sarsa.behaviour import SarsaBehaviour
+from sb3_sarsa.lambda_return import lambda_targets
+from sb3_sarsa.targets import expected_sarsa_target, next_action_agreement, sarsa_target
+
+
+class SarsaTargets(SarsaBehaviour):
+    """The learning half's targets, apart from the update itself (:meth:`sb3_sarsa.SARSA.train`)."""
+
+    target: str
+    target_epsilon: float | None
+    td_lambda: float
+    lambda_horizon: int
+
+    def _one_step_targets(self, replay_data: Any, measure: bool, agreements: list[float]) -> th.Tensor:
+        """
+        :param replay_data: a batch of transitions (:class:`sb3_sarsa.buffers.SarsaReplayBufferSamples` or the dict one)
+        :param measure: whether to measure ``train/next_action_agreement`` on this batch (into ``agreements``)
+        :return: the TD targets, shape ``(batch_size, 1)``
+        """
+        discounts = replay_data.discounts if replay_data.discounts is not None else self.gamma
+
+        with th.no_grad():
+            next_q_values = self.q_net_target(replay_data.next_observations)
+            if self._visits is not None:
+                next_q_values += self._visits.bootstrap_bonus(cast(th.Tensor, replay_data.next_observations))
+            relabelled = getattr(replay_data, "relabelled", None)
+            redraw = self.target == "sarsa" and relabelled is not None and bool(relabelled.any())
+            policy_q_values = self._online_q_values(replay_data.next_observations) if measure or redraw else None
+            if self.target == "expected":
+                assert policy_q_values is not None
+                target_q_values = expected_sarsa_target(
+                    replay_data.rewards,
+                    replay_data.dones,
+                    discounts,
+                    next_q_values,
+                    policy_q_values,
+                    self.exploration_rate if self.target_epsilon is None else self.target_epsilon,
+                )
+            else:
+                next_actions = replay_data.next_actions
+                if redraw:
+                    assert policy_q_values is not None and relabelled is not None
+                    next_actions = self._relabelled_next_actions(policy_q_values, next_actions, relabelled)
+                target_q_values = sarsa_target(replay_data.rewards, replay_data.dones, discounts, next_q_values, next_actions)
+            if measure and policy_q_values is not None:
+                agreement = next_action_agreement(policy_q_values, replay_data.next_actions, replay_data.dones)
+                if agreement is not None:
+                    agreements.append(agreement)
+
+        return target_q_values
+
+    def _lambda_batch(self, batch_size: int) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """
+        :return: the SARSA(lambda) targets of ``batch_size`` sampled sequences (:mod:`sb3_sarsa.lambda_return`),
+            with their first observations and actions
+        """
+        sequences = self.replay_buffer.sample_sequences(  # type: ignore[union-attr]
+            batch_size, self.lambda_horizon, env=self._vec_normalize_env
+        )
+        with th.no_grad():
+            target_q_values = lambda_targets(
+                sequences,
+                self.q_net_target,
+                self.gamma,
+                self.td_lambda,
+                self.target,
+                self._online_q_values,
+                self.exploration_rate if self.target_epsilon is None else self.target_epsilon,
+                None if self._visits is None else self._visits.bootstrap_bonus,
+            )
+        return target_q_values, sequences.observations, sequences.actions
