@@ -74,6 +74,26 @@ def test_sarsa_with_the_default_loss_learns_the_epsilon_greedy_value_and_the_saf
     assert q_values[CLIFF.start].max() == pytest.approx(exact, abs=0.75)
 
 
+def test_sarsa_lambda_reaches_the_same_on_policy_fixed_point() -> None:
+    # SARSA(lambda)'s target mixes the n-step returns of the same epsilon-greedy policy: the same fixed point.
+    exact = action_values(CLIFF.P, GAMMA, EPSILON)[CLIFF.start].max()
+    q_values, path = train(SARSA, td_lambda=0.5, lambda_horizon=2)
+    assert path == SAFE_PATH
+    assert q_values[CLIFF.start].max() == pytest.approx(exact, abs=0.75)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: long replayed sequences (lambda 0.5, horizon 8) end pessimistic")
+def test_sarsa_lambda_with_long_sequences_reaches_the_fixed_point() -> None:
+    # Measured with sb3-sarsa 0.3.0 and optimism=None: max_a Q(start) -11.30 against the exact -9.82, and the
+    # greedy path loops in the top-left corner (seed 0; -12.07 at 24,000 steps; seed 1: -11.52); with the
+    # default optimism it loops too. Lambda 0.2 with the same horizon gives -9.12 and the safe path. The
+    # likely cause, not yet shown: the sequences replay the returns of older policies.
+    exact = action_values(CLIFF.P, GAMMA, EPSILON)[CLIFF.start].max()
+    q_values, path = train(SARSA, td_lambda=0.5, lambda_horizon=8)
+    assert path == SAFE_PATH
+    assert q_values[CLIFF.start].max() == pytest.approx(exact, abs=0.75)
+
+
 def test_huber_and_the_greedy_target_learn_something_else() -> None:
     exact = action_values(CLIFF.P, GAMMA, EPSILON)[CLIFF.start].max()
     q_values, path = train(SARSA, loss="huber")

@@ -1,0 +1,97 @@
+"""
+Cost of SARSA(lambda) against one-step SARSA and ``n_steps=3``, in the same run: time per gradient step
+and steps per second of ``learn``.
+
+    python -m benchmarks.lambda_cost [--rounds 9]
+
+Every model trains on CartPole-v1 with SARSA's defaults but ``learning_starts=1000`` (batch 32, one
+gradient step every 4 env steps), one torch thread. Time per gradient step: ``--calls`` calls of
+``train(gradient_steps=1)`` on a buffer filled with 3,000 steps; steps per second: ``learn`` of 4,000 more
+steps (collection, updates and all). Each round runs every kind once, in a rotating order; the report gives
+the medians over rounds and their ratio to one-step SARSA. Writes ``docs/research/LAMBDA_COST.md``.
+Memory: SARSA(lambda) stores nothing more in the buffer; a batch holds ``lambda_horizon`` next
+observations per row instead of one.
+"""
+
+import argparse
+import datetime
+import statistics
+import time
+from typing import Any
+
+import torch as th
+
+from benchmarks.common import DOCS, command_line, machine, versions
+from sb3_sarsa import SARSA
+
+KINDS: dict[str, dict[str, Any]] = {
+    "one-step": {},
+    "n_steps=3": {"n_steps": 3},
+    "lambda 0.8, horizon 8": {"td_lambda": 0.8, "lambda_horizon": 8},
+    "lambda 0.8, horizon 16 (default horizon)": {"td_lambda": 0.8},
+    "expected, lambda 0.8, horizon 16": {"td_lambda": 0.8, "target": "expected"},
+}
+REPORT = DOCS / "LAMBDA_COST.md"
+SUMMARY = [
+    "**Question.** What does SARSA(lambda) cost per gradient step and per env step, against one-step SARSA and `n_steps=3`?",
+    "**Answer.** See the table: the ratios to one-step SARSA, measured in one run on a small MLP (CartPole-v1).",
+    "**Command.** `python -m benchmarks.lambda_cost`.",
+]
+
+
+def make(kwargs: dict[str, Any]) -> SARSA:
+    model = SARSA("MlpPolicy", "CartPole-v1", learning_starts=1000, seed=0, **kwargs)
+    model.learn(3000)
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lambda_cost", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=4000)
+    args = parser.parse_args()
+    th.set_num_threads(1)
+    models = {kind: make(kwargs) for kind, kwargs in KINDS.items()}
+    step_us: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    per_second: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    names = list(KINDS)
+    for round_ in range(args.rounds):
+        shift = round_ % len(names)
+        for kind in names[shift:] + names[:shift]:
+            model = models[kind]
+            start = time.perf_counter()
+            for _ in range(args.calls):
+                model.train(gradient_steps=1, batch_size=model.batch_size)
+            step_us[kind].append((time.perf_counter() - start) / args.calls * 1e6)
+            start = time.perf_counter()
+            model.learn(args.steps, reset_num_timesteps=False)
+            per_second[kind].append(args.steps / (time.perf_counter() - start))
+    base_step, base_speed = statistics.median(step_us["one-step"]), statistics.median(per_second["one-step"])
+    lines = [
+        "# Cost of SARSA(lambda)",
+        "",
+        *SUMMARY,
+        "",
+        f"Written by `{command_line('benchmarks.lambda_cost')}`, {datetime.date.today().isoformat()}, "
+        f"{args.rounds} rounds. Machine: {machine()}. {versions()}.",
+        "",
+        "| kind | time per gradient step (us) | x one-step | env steps per second | x one-step |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in names:
+        step, speed = statistics.median(step_us[kind]), statistics.median(per_second[kind])
+        lines.append(f"| {kind} | {step:.0f} | {step / base_step:.2f} | {speed:.0f} | {speed / base_speed:.2f} |")
+    lines += [
+        "",
+        "Memory: the buffer is the same (the sequences are read from the stored transitions); each gradient step",
+        "holds `lambda_horizon` next observations per row of the batch and runs the target network on all of them",
+        "(with `target='expected'`, the online network too).",
+        "",
+    ]
+    REPORT.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
