@@ -27,7 +27,18 @@ ALGO = "sarsa"
 #: Envs whose rewards are never negative: the sampler may try ``softplus_head=True`` there.
 NON_NEGATIVE_REWARD_ENVS = frozenset({"CartPole-v0", "CartPole-v1"})
 #: Parameters of the search space that are SARSA's own (the rest are DQN's, as rl-zoo3 samples them).
-SARSA_SEARCH_KEYS = ("target", "loss", "n_steps", "softplus_head", "buffer_size", "recent_eta", "lr_schedule")
+SARSA_SEARCH_KEYS = (
+    "target",
+    "loss",
+    "n_steps",
+    "softplus_head",
+    "buffer_size",
+    "recent_eta",
+    "lr_schedule",
+    "td_lambda",
+)
+#: SARSA(lambda)'s lambdas the sampler tries, where a trial has ``n_steps=1`` and uniform replay (0: one-step).
+TD_LAMBDAS = (0.0, 0.5, 0.8, 0.95)
 #: Replay buffer sizes the sampler tries: small buffers hold next actions drawn by recent policies.
 BUFFER_SIZES = (5_000, 20_000, 100_000, 1_000_000)
 #: Emphasis on recent experience the sampler tries (``recent_eta``; 1.0: uniform replay). The last update of a
@@ -40,7 +51,7 @@ RECENT_ETAS = (1.0, 0.999, 0.996, 0.99)
 LR_SCHEDULES = ("constant", "linear")
 #: Parameters added to the search space after studies had begun, with the value that trials sampled before
 #: had in effect: such a trial lacks the parameter but ran with that value (see :func:`with_added_params`).
-ADDED_PARAMS: dict[str, Any] = {"lr_schedule": "constant"}
+ADDED_PARAMS: dict[str, Any] = {"lr_schedule": "constant", "td_lambda": 0.0}
 #: rl-zoo3's names of the network sizes the sampler tries, and the layers they stand for.
 NET_ARCHS = {"small": [64, 64], "medium": [256, 256], "big": [400, 300]}
 #: Optuna user attribute of a SARSA trial: its last ``train/next_action_agreement``.
@@ -57,7 +68,8 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
     DQN's search space as rl-zoo3 defines it, plus SARSA's ``target``, ``loss`` and ``n_steps``,
     ``buffer_size`` (:data:`BUFFER_SIZES`: how old the replayed next actions may be),
     ``recent_eta`` (:data:`RECENT_ETAS`: Emphasizing Recent Experience, :mod:`sb3_sarsa.recency`),
-    ``lr_schedule`` (:data:`LR_SCHEDULES`), and ``softplus_head`` on envs whose rewards are never negative.
+    ``lr_schedule`` (:data:`LR_SCHEDULES`), ``td_lambda`` (:data:`TD_LAMBDAS`, in trials with ``n_steps=1`` and
+    uniform replay), and ``softplus_head`` on envs whose rewards are never negative.
     Each trial records its last ``train/next_action_agreement`` as the user attribute :data:`AGREEMENT_ATTR`.
 
     :param trial: the Optuna trial
@@ -82,6 +94,8 @@ def sample_sarsa_params(trial: Any, n_actions: int, n_envs: int, additional_args
         "recent_eta": trial.suggest_categorical("recent_eta", list(RECENT_ETAS)),
         "lr_schedule": trial.suggest_categorical("lr_schedule", list(LR_SCHEDULES)),
     }
+    if params["n_steps"] == 1 and params["recent_eta"] == 1.0:  # what td_lambda > 0 accepts
+        params["td_lambda"] = trial.suggest_categorical("td_lambda", list(TD_LAMBDAS))
     params["subsample_steps"] = trial.suggest_int("subsample_steps", 1, min(params["train_freq"], 8))
     if _context["env_id"] in NON_NEGATIVE_REWARD_ENVS:
         params["softplus_head"] = trial.suggest_categorical("softplus_head", [False, True])
@@ -206,6 +220,14 @@ def entry_trial_params(kwargs: dict[str, Any], env_id: str) -> dict[str, Any]:
         "lr_schedule": lr_schedule,
         "subsample_steps": subsample,
     }
+    if kwargs["lambda_horizon"] != 16:
+        raise fail("lambda_horizon", "16, the default (not searched)")
+    if n_steps == 1 and recent_eta == 1.0:
+        if kwargs["td_lambda"] not in TD_LAMBDAS:
+            raise fail("td_lambda", f"one of {TD_LAMBDAS}")
+        params["td_lambda"] = kwargs["td_lambda"]
+    elif kwargs["td_lambda"] != 0.0:
+        raise fail("td_lambda", "searched only with n_steps=1 and recent_eta=1.0")
     if env_id in NON_NEGATIVE_REWARD_ENVS:
         params["softplus_head"] = bool(softplus_head)
     return params

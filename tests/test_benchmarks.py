@@ -633,7 +633,7 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
     first = convert_sarsa_params(trials[0])
     assert first.pop("gamma") == pytest.approx(entry.pop("gamma"), abs=1e-12)
     del entry["learning_starts"]  # not searched: the zoo keeps the entry's
-    assert first == {**entry, "n_steps": 1, "recent_eta": 1.0}
+    assert first == {**entry, "n_steps": 1, "recent_eta": 1.0, "td_lambda": 0.0}
     # The conversions, on the entry before the search (dqn.yml's values): gradient_steps=-1 is one per
     # step collected, and a buffer between the space's sizes is rounded up (a buffer as large as the run
     # holds it all either way).
@@ -664,6 +664,7 @@ def test_a_new_search_starts_from_the_entry(tmp_path, capsys, monkeypatch) -> No
         "n_steps": 1,
         "buffer_size": 100_000,
         "recent_eta": 1.0,
+        "td_lambda": 0.0,
     }
     # Every value is inside the sampler's own space: its suggest calls accept them.
     for params in trials:
@@ -1121,6 +1122,8 @@ def test_memory_growth_compares_dqn_on_sarsas_hyperparameters() -> None:
         "recent_min_size",
         "exploration_zeta",
         "optimism",
+        "td_lambda",
+        "lambda_horizon",
     }
     assert same == {key: value for key, value in sarsa.items() if key not in {"target", "loss"}}
     assert variant_kwargs("LunarLander-v3", "dqn") == hyperparameters("LunarLander-v3", "dqn")[0]

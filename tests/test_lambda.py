@@ -149,3 +149,33 @@ def test_lambda_is_refused_with_her_and_dict_observations() -> None:
         SARSA("MultiInputPolicy", env, td_lambda=0.5, replay_buffer_class=HerReplayBuffer)
     with pytest.raises(ValueError, match="DictSarsaReplayBuffer"):
         SARSA("MultiInputPolicy", env, td_lambda=0.5)
+
+
+def test_the_zoo_search_samples_lambda_only_where_sarsa_accepts_it() -> None:
+    import optuna
+
+    from sb3_sarsa.zoo import sample_sarsa_params
+
+    base = {
+        "one_minus_gamma": 0.01,
+        "batch_size_pow": 6,
+        "learning_rate": 1e-3,
+        "train_freq": 4,
+        "exploration_final_eps": 0.05,
+        "exploration_fraction": 0.1,
+        "target_update_interval": 1000,
+        "net_arch": "small",
+        "target": "sarsa",
+        "loss": "mse",
+        "buffer_size": 20_000,
+        "lr_schedule": "constant",
+        "subsample_steps": 1,
+        "td_lambda": 0.8,
+    }
+    sampled = sample_sarsa_params(optuna.trial.FixedTrial({**base, "n_steps": 1, "recent_eta": 1.0}), 2, 1, {})
+    assert sampled["td_lambda"] == 0.8
+    SARSA("MlpPolicy", "CartPole-v1", **sampled)  # a sampled trial is a valid model
+    for other in ({"n_steps": 3, "recent_eta": 1.0}, {"n_steps": 1, "recent_eta": 0.99}):
+        sampled = sample_sarsa_params(optuna.trial.FixedTrial({**base, **other}), 2, 1, {})
+        assert "td_lambda" not in sampled
+        SARSA("MlpPolicy", "CartPole-v1", **sampled)
