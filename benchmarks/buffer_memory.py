@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 
-from benchmarks.common import proc_status_mib
+from benchmarks.common import machine, proc_status_mib, versions
 from sb3_sarsa.buffers import SarsaReplayBuffer
 
 TRANSITIONS = 100_000
@@ -27,6 +27,7 @@ def buffer_bytes(buffer: ReplayBuffer) -> int:
 
 
 def main() -> None:
+    print(f"{machine()}. {versions()}", flush=True)
     rows = []
     for buffer_class in (SarsaReplayBuffer, ReplayBuffer):
         for optimize in (False, True):

@@ -17,6 +17,7 @@ import numpy as np
 import torch as th
 from stable_baselines3 import DQN
 
+from benchmarks.common import machine, versions
 from sb3_sarsa import SARSA
 from tests.test_learning import AT_A, FORK_PARAMS, Fork
 
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3000)
     args = parser.parse_args()
+    print(f"{machine()}. {versions()}", flush=True)
     for name, (model_class, extra) in SETTINGS.items():
         values, exits = [], 0
         for seed in range(args.seeds):

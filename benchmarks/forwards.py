@@ -16,6 +16,7 @@ import gymnasium as gym
 from stable_baselines3 import DQN
 from stable_baselines3.common.env_util import make_vec_env
 
+from benchmarks.common import machine, versions
 from sb3_sarsa import SARSA
 
 
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--n-envs", type=int, default=4)
     parser.add_argument("--time-limit", type=int, default=10)
     args = parser.parse_args()
+    print(f"{machine()}. {versions()}", flush=True)
     for name, model_class in (("SARSA", SARSA), ("DQN", DQN)):
         result = count(model_class, args.steps, args.n_envs, args.time_limit)
         print(

@@ -21,6 +21,8 @@ import sys
 import sysconfig
 import time
 
+from benchmarks.common import machine, versions
+
 PURELIB = pathlib.Path(sysconfig.get_paths()["purelib"])
 STARTUP_FILES = ("_sb3_sarsa_zoo_hook.py", "sb3_sarsa_zoo.pth", "sb3_sarsa_zoo.start")
 
@@ -65,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
+    print(f"{machine()}. {versions()}", flush=True)
     if not (PURELIB / "sb3_sarsa_zoo.pth").exists():
         raise SystemExit(f"sb3_sarsa_zoo.pth is not in {PURELIB}: install sb3-sarsa first.")
     with_hook, without_hook = with_and_without_hook(args.runs)

@@ -14,7 +14,7 @@ import time
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
-from benchmarks.common import proc_status_mib
+from benchmarks.common import machine, proc_status_mib, versions
 from sb3_sarsa import SARSA
 
 
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--report-every", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    print(f"{machine()}. {versions()}", flush=True)
     env = make_vec_env("CartPole-v1", n_envs=args.n_envs, seed=args.seed)
     model = SARSA(
         "MlpPolicy",

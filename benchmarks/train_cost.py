@@ -18,6 +18,7 @@ import time
 import torch as th
 from stable_baselines3 import DQN
 
+from benchmarks.common import machine, versions
 from sb3_sarsa import SARSA
 
 KINDS = ("dqn", "sarsa", "sarsa-agreement-every-call")
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
+    print(f"{machine()}. {versions()}", flush=True)
     th.set_num_threads(1)
     models = {kind: make(kind) for kind in KINDS}
     times: dict[str, list[float]] = {kind: [] for kind in KINDS}
