@@ -20,6 +20,11 @@ class SarsaTargets(SarsaBehaviour):
     td_lambda: float
     lambda_horizon: int
 
+    @property
+    def _target_policy_epsilon(self) -> float:
+        """The epsilon of the policy whose value Expected SARSA's target takes: ``target_epsilon``, else the behaviour's."""
+        return self.exploration_rate if self.target_epsilon is None else self.target_epsilon
+
     def _one_step_targets(self, replay_data: Any, measure: bool, agreements: list[float]) -> th.Tensor:
         """
         :param replay_data: a batch of transitions (:class:`sb3_sarsa.buffers.SarsaReplayBufferSamples` or the dict one)
@@ -43,7 +48,7 @@ class SarsaTargets(SarsaBehaviour):
                     discounts,
                     next_q_values,
                     policy_q_values,
-                    self.exploration_rate if self.target_epsilon is None else self.target_epsilon,
+                    self._target_policy_epsilon,
                 )
             else:
                 next_actions = replay_data.next_actions
@@ -74,7 +79,7 @@ class SarsaTargets(SarsaBehaviour):
                 self.td_lambda,
                 self.target,
                 self._online_q_values,
-                self.exploration_rate if self.target_epsilon is None else self.target_epsilon,
+                self._target_policy_epsilon,
                 None if self._visits is None else self._visits.bootstrap_bonus,
             )
         return target_q_values, sequences.observations, sequences.actions

@@ -236,8 +236,11 @@ class NextActionStorage:
             reward_seqs = self._normalize_reward(self.rewards[indices, env_indices[:, None]], env)
             rewards, discounts = n_step_return(reward_seqs, lengths, self.gamma)
             last_inds = indices[np.arange(len(batch_inds)), lengths - 1]
-        dones = self.dones[last_inds, env_indices] * (1.0 - self.timeouts[last_inds, env_indices])
-        return env_indices, last_inds, rewards, dones.reshape(-1, 1), discounts
+        return env_indices, last_inds, rewards, self._terminations(last_inds, env_indices).reshape(-1, 1), discounts
+
+    def _terminations(self, indices: np.ndarray, env_indices: np.ndarray) -> np.ndarray:
+        """:return: 1.0 where the stored step terminated its episode (a truncation is not a termination)"""
+        return self.dones[indices, env_indices] * (1.0 - self.timeouts[indices, env_indices])
 
     if TYPE_CHECKING:  # provided by SB3's BaseBuffer
 
@@ -290,10 +293,7 @@ class SarsaReplayBuffer(NextActionStorage, ReplayBuffer):
 
     def _get_samples(self, batch_inds: np.ndarray, env: VecNormalize | None = None) -> SarsaReplayBufferSamples:  # type: ignore[override]
         env_indices, last_inds, rewards, dones, discounts = self._window(batch_inds, env)
-        if self.optimize_memory_usage:  # the next observation is the next stored one
-            next_obs = self.observations[(last_inds + 1) % self.buffer_size, env_indices]
-        else:
-            next_obs = self.next_observations[last_inds, env_indices]
+        next_obs = self._stored_next_observations(last_inds, env_indices)
         return SarsaReplayBufferSamples(
             observations=self.to_torch(self._normalize_obs(self.observations[batch_inds, env_indices], env)),  # type: ignore[arg-type]
             actions=self.to_torch(self.actions[batch_inds, env_indices]),
@@ -303,6 +303,12 @@ class SarsaReplayBuffer(NextActionStorage, ReplayBuffer):
             next_actions=self.to_torch(self.next_actions[last_inds, env_indices]),
             discounts=None if discounts is None else self.to_torch(discounts),
         )
+
+    def _stored_next_observations(self, indices: np.ndarray, env_indices: np.ndarray) -> np.ndarray:
+        """:return: the next observation of each stored step (with ``optimize_memory_usage``, the next stored one)"""
+        if self.optimize_memory_usage:
+            return self.observations[(indices + 1) % self.buffer_size, env_indices]
+        return self.next_observations[indices, env_indices]
 
     def sample_sequences(self, batch_size: int, horizon: int, env: VecNormalize | None = None) -> SarsaSequenceSamples:
         """
@@ -323,18 +329,14 @@ class SarsaReplayBuffer(NextActionStorage, ReplayBuffer):
             self.dones, self.timeouts, batch_inds, env_indices, horizon, last_written=(self.pos - 1) % self.buffer_size
         )
         envs = env_indices[:, None]
-        if self.optimize_memory_usage:
-            next_obs = self.observations[(indices + 1) % self.buffer_size, envs]
-        else:
-            next_obs = self.next_observations[indices, envs]
-        next_obs = next_obs.reshape((batch_size * horizon, *self.obs_shape))
+        next_obs = self._stored_next_observations(indices, envs).reshape((batch_size * horizon, *self.obs_shape))
         return SarsaSequenceSamples(
             observations=self.to_torch(self._normalize_obs(self.observations[batch_inds, env_indices], env)),  # type: ignore[arg-type]
             actions=self.to_torch(self.actions[batch_inds, env_indices]),
             rewards=self.to_torch(self._normalize_reward(self.rewards[indices, envs], env)),
             next_observations=self.to_torch(self._normalize_obs(next_obs, env)),  # type: ignore[arg-type]
             next_actions=self.to_torch(self.next_actions[indices, envs, 0]),
-            terminations=self.to_torch(self.dones[indices, envs] * (1.0 - self.timeouts[indices, envs])),
+            terminations=self.to_torch(self._terminations(indices, envs)),
             lengths=self.to_torch(lengths),
         )
 

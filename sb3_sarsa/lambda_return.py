@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch as th
 
 from sb3_sarsa.buffers import SarsaSequenceSamples
-from sb3_sarsa.targets import epsilon_greedy_probs, lambda_returns
+from sb3_sarsa.targets import expected_values, lambda_returns
 
 
 def lambda_targets(
@@ -50,9 +50,9 @@ def lambda_targets(
     if target == "expected":
         if policy_q_values is None:
             raise ValueError("target='expected' needs policy_q_values, the online network that defines the policy.")
-        values = (epsilon_greedy_probs(policy_q_values(samples.next_observations), epsilon) * next_q).sum(dim=1)
+        values = expected_values(next_q, policy_q_values(samples.next_observations), epsilon)
     else:
-        values = th.gather(next_q, dim=1, index=samples.next_actions.reshape(-1, 1).long()).reshape(-1)
+        values = th.gather(next_q, dim=1, index=samples.next_actions.reshape(-1, 1).long())
     return lambda_returns(
         samples.rewards, values.reshape(batch_size, horizon), samples.terminations, samples.lengths, gamma, td_lambda
     )

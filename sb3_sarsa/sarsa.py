@@ -344,7 +344,9 @@ class SARSA(SarsaTargets, AtomicSaving):
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
 
-        losses, q_means, agreements = [], [], []  # type: list[float], list[float], list[float]
+        losses: list[float] = []
+        q_means: list[float] = []
+        agreements: list[float] = []
         # For SARSA the online network's greedy actions at s' only feed train/next_action_agreement:
         # measured on the last batch of this call if AGREEMENT_INTERVAL updates have passed since the
         # last measurement. Expected SARSA needs them on every batch (they define its policy).

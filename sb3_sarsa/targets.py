@@ -144,6 +144,18 @@ def sarsa_target(
     return rewards + (1.0 - dones) * discounts * next_q
 
 
+def expected_values(next_q_values: th.Tensor, policy_q_values: th.Tensor, epsilon: float) -> th.Tensor:
+    """
+    ``sum_a pi(a|s') Q(s', a)``, ``pi`` epsilon-greedy in ``policy_q_values``: the value Expected SARSA bootstraps from.
+
+    :param next_q_values: Q-values at ``s'`` to average, shape ``(batch_size, n_actions)``
+    :param policy_q_values: Q-values at ``s'`` that define the greedy action, shape ``(batch_size, n_actions)``
+    :param epsilon: exploration rate of the epsilon-greedy policy
+    :return: the expected values, shape ``(batch_size, 1)``
+    """
+    return (epsilon_greedy_probs(policy_q_values, epsilon) * next_q_values).sum(dim=1, keepdim=True)
+
+
 def expected_sarsa_target(
     rewards: th.Tensor,
     dones: th.Tensor,
@@ -167,9 +179,7 @@ def expected_sarsa_target(
     :param epsilon: exploration rate of the epsilon-greedy policy
     :return: TD targets, shape ``(batch_size, 1)``
     """
-    probs = epsilon_greedy_probs(policy_q_values, epsilon)
-    expected_q = (probs * next_q_values).sum(dim=1, keepdim=True)
-    return rewards + (1.0 - dones) * discounts * expected_q
+    return rewards + (1.0 - dones) * discounts * expected_values(next_q_values, policy_q_values, epsilon)
 
 
 def lambda_returns(

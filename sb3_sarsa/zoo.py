@@ -220,8 +220,8 @@ def entry_trial_params(kwargs: dict[str, Any], env_id: str) -> dict[str, Any]:
         "lr_schedule": lr_schedule,
         "subsample_steps": subsample,
     }
-    if kwargs["lambda_horizon"] != 16:
-        raise fail("lambda_horizon", "16, the default (not searched)")
+    if kwargs["lambda_horizon"] != defaults["lambda_horizon"]:
+        raise fail("lambda_horizon", f"{defaults['lambda_horizon']}, the default (not searched)")
     if n_steps == 1 and recent_eta == 1.0:
         if kwargs["td_lambda"] not in TD_LAMBDAS:
             raise fail("td_lambda", f"one of {TD_LAMBDAS}")

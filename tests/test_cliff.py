@@ -84,10 +84,8 @@ def test_sarsa_lambda_reaches_the_same_on_policy_fixed_point() -> None:
 
 @pytest.mark.xfail(strict=True, reason="known gap: long replayed sequences (lambda 0.5, horizon 8) end pessimistic")
 def test_sarsa_lambda_with_long_sequences_reaches_the_fixed_point() -> None:
-    # Measured with sb3-sarsa 0.3.0 and optimism=None: max_a Q(start) -11.30 against the exact -9.82, and the
-    # greedy path loops in the top-left corner (seed 0; -12.07 at 24,000 steps; seed 1: -11.52); with the
-    # default optimism it loops too. Lambda 0.2 with the same horizon gives -9.12 and the safe path. The
-    # likely cause, not yet shown: the sequences replay the returns of older policies.
+    # With sb3-sarsa 0.3.0 the greedy path loops in the top-left corner and max_a Q(start) ends below the
+    # exact value. The likely cause, not yet shown: the sequences replay the returns of older policies.
     exact = action_values(CLIFF.P, GAMMA, EPSILON)[CLIFF.start].max()
     q_values, path = train(SARSA, td_lambda=0.5, lambda_horizon=8)
     assert path == SAFE_PATH
