@@ -7,10 +7,9 @@ and steps per second of ``learn``.
 Every model trains on CartPole-v1 with SARSA's defaults but ``learning_starts=1000`` (batch 32, one
 gradient step every 4 env steps), one torch thread. Time per gradient step: ``--calls`` calls of
 ``train(gradient_steps=1)`` on a buffer filled with 3,000 steps; steps per second: ``learn`` of 4,000 more
-steps (collection, updates and all). Each round runs every kind once, in a rotating order; the report gives
-the medians over rounds and their ratio to one-step SARSA. Writes ``docs/research/LAMBDA_COST.md``.
-Memory: SARSA(lambda) stores nothing more in the buffer; a batch holds ``lambda_horizon`` next
-observations per row instead of one.
+steps (collection, updates and all); memory: the bytes of the tensors of one sampled batch (the buffer is
+the same for every kind). Each round runs every kind once, in a rotating order; the report gives the medians
+over rounds and their ratio to one-step SARSA. Writes ``docs/research/LAMBDA_COST.md``.
 """
 
 import argparse
@@ -37,6 +36,17 @@ SUMMARY = [
     "**Answer.** See the table: the ratios to one-step SARSA, measured in one run on a small MLP (CartPole-v1).",
     "**Command.** `python -m benchmarks.lambda_cost`.",
 ]
+
+
+def batch_bytes(model: SARSA) -> int:
+    """:return: the bytes of the tensors of one batch as ``train`` samples it"""
+    buffer = model.replay_buffer
+    assert buffer is not None
+    if model.td_lambda > 0:
+        batch: Any = buffer.sample_sequences(model.batch_size, model.lambda_horizon)  # type: ignore[attr-defined]
+    else:
+        batch = buffer.sample(model.batch_size)
+    return sum(t.nbytes for t in batch if isinstance(t, th.Tensor))
 
 
 def make(kwargs: dict[str, Any]) -> SARSA:
@@ -76,17 +86,21 @@ def main() -> None:
         f"Written by `{command_line('benchmarks.lambda_cost')}`, {datetime.date.today().isoformat()}, "
         f"{args.rounds} rounds. Machine: {machine()}. {versions()}.",
         "",
-        "| kind | time per gradient step (us) | x one-step | env steps per second | x one-step |",
-        "|---|---|---|---|---|",
+        "| kind | time per gradient step (us) | x one-step | env steps per second | x one-step | batch bytes | x one-step |",
+        "|---|---|---|---|---|---|---|",
     ]
+    memory = {kind: batch_bytes(model) for kind, model in models.items()}
     for kind in names:
         step, speed = statistics.median(step_us[kind]), statistics.median(per_second[kind])
-        lines.append(f"| {kind} | {step:.0f} | {step / base_step:.2f} | {speed:.0f} | {speed / base_speed:.2f} |")
+        lines.append(
+            f"| {kind} | {step:.0f} | {step / base_step:.2f} | {speed:.0f} | {speed / base_speed:.2f} "
+            f"| {memory[kind]:,} | {memory[kind] / memory['one-step']:.1f} |"
+        )
     lines += [
         "",
-        "Memory: the buffer is the same (the sequences are read from the stored transitions); each gradient step",
-        "holds `lambda_horizon` next observations per row of the batch and runs the target network on all of them",
-        "(with `target='expected'`, the online network too).",
+        "Memory: the replay buffer is the same for every kind (the sequences are read from the stored transitions);",
+        "a batch of SARSA(lambda) holds `lambda_horizon` next observations, rewards, next actions and terminations",
+        "per row, and the target network runs on all of them (with `target='expected'`, the online network too).",
         "",
     ]
     REPORT.write_text("\n".join(lines))

@@ -1,0 +1,294 @@
+"""
+SARSA(lambda) against one-step and 3-step SARSA with the same other values, on the textbook's showcase and beyond.
+
+    python -m benchmarks.lambda_learning                                  # every env, 10 seeds (hours)
+    python -m benchmarks.lambda_learning --envs CliffWalking-v1 MountainCar-v0 --seeds 10
+    python -m benchmarks.lambda_learning --report-only                    # docs/research/LAMBDA.md only
+
+Every env trains its ``hyperparams/sarsa.yml`` entry in three variants that differ only in the return:
+``one-step`` (``n_steps=1``), ``n3`` (``n_steps=3``) and ``lambda`` (``n_steps=1``, ``td_lambda`` 0.8, the
+default ``lambda_horizon``). Lambda 0.8 was fixed before any run (a middle value of the zoo search's
+grid; Sutton & Barto's figure 12.10 finds Mountain Car's best lambda between 0.8 and 0.95 for tabular
+Sarsa(lambda)); nothing here was tuned on these seeds.
+
+- MountainCar-v0, LunarLander-v3, Acrobot-v1: a ``benchmarks.compare`` run (DQN's step budget, 20 greedy
+  episodes every 5,000 steps, a final greedy evaluation on 100 start states); steps to threshold is the first
+  evaluation at the env's threshold (``benchmarks.compare.THRESHOLDS``).
+- CliffWalking-v1: a ``benchmarks.cliff`` run (the entry's 100,000 steps); the episodes until the online
+  return (exploration included), averaged over the last 50 episodes, first stays at or above -30 to the end;
+  the value error (the mean of ``|max_a Q(s) - exact|`` over the exact epsilon-greedy policy's path,
+  ``benchmarks.robustness.value_error``) and the greedy path's kind.
+
+Seeds 0-9. Runs are interleaved (seed 0 of every env and variant, then seed 1, ...), at most ``--jobs`` at
+once, each in its own process with one torch thread; each writes
+``benchmarks/lambda/<env>/<variant>_seed<k>.json`` when it ends and is skipped when that file exists, so the
+command resumes where it stopped. The report (``docs/research/LAMBDA.md``) aggregates whatever results exist.
+"""
+
+import argparse
+import datetime
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import (
+    DOCS,
+    ROOT,
+    command_line,
+    difference_interval,
+    format_steps,
+    iqm,
+    median,
+    pending_runs,
+    produced_by,
+    record_command,
+    run_processes,
+    verdict_of_interval,
+    versions,
+    write_result,
+)
+
+RESULTS = ROOT / "benchmarks" / "lambda"
+REPORT = DOCS / "LAMBDA.md"
+CLIFF = "CliffWalking-v1"
+ENVS = (CLIFF, "MountainCar-v0", "LunarLander-v3", "Acrobot-v1")
+TD_LAMBDA = 0.8
+VARIANTS: dict[str, dict[str, Any]] = {
+    "one-step": {"n_steps": 1},
+    "n3": {"n_steps": 3},
+    "lambda": {"n_steps": 1, "td_lambda": TD_LAMBDA},
+}
+LABELS = {"one-step": "one-step", "n3": "`n_steps=3`", "lambda": f"lambda {TD_LAMBDA}"}
+#: The envs whose target asks SARSA(lambda) for fewer median steps to threshold than the best other variant
+STEP_TARGET_ENVS = ("MountainCar-v0", "LunarLander-v3")
+#: The cliff: the online return that the smoothed return must stay at or above, and the smoothing window
+ONLINE_LEVEL = -30.0
+SMOOTHING = 50
+CLIFF_VALUE_ERROR_TARGET = 0.5
+CLIFF_SAFE_TARGET = 9
+
+
+# --------------------------------------------------------------------------------------------
+# One run (in its own process)
+# --------------------------------------------------------------------------------------------
+def run_one(env_id: str, variant: str, seed: int, eval_freq: int = 5000, eval_episodes: int = 20) -> dict[str, Any]:
+    """Train one variant of ``env_id``'s entry. :return: the run's record (with ``variant``)"""
+    from sb3_sarsa.hyperparameters import load_config
+
+    overrides = {**VARIANTS[variant], "target": load_config()[env_id].get("target", "sarsa")}
+    if env_id == CLIFF:
+        from benchmarks import cliff, robustness
+
+        model, env, kwargs, timesteps = cliff.train_agent("sarsa", seed, overrides)
+        result = cliff.record(model, env, "sarsa", seed, kwargs, timesteps)
+        result["value_error"] = robustness.value_error(np.asarray(result["q_values"]).max(axis=1), "epsilon-greedy")
+    else:
+        from benchmarks import compare
+
+        result = compare.run_one(env_id, "sarsa", seed, eval_freq, eval_episodes, overrides=overrides)
+    return {**result, "env": env_id, "variant": variant, "versions": versions()}
+
+
+def result_path(env_id: str, variant: str, seed: int) -> pathlib.Path:
+    return RESULTS / env_id / f"{variant}_seed{seed}.json"
+
+
+def schedule(envs: list[str], variants: list[str], seeds: int, jobs: int) -> None:
+    keys = [(env_id, variant, seed) for seed in range(seeds) for env_id in envs for variant in variants]
+    runs = pending_runs("benchmarks.lambda_learning", keys, result_path)
+    print(f"{len(runs)} runs to do ({len(keys) - len(runs)} already done), {jobs} at a time", flush=True)
+    run_processes(runs, jobs, describe)
+
+
+def describe(result: dict[str, Any]) -> str:
+    if result["env"] == CLIFF:
+        return (
+            f"value error {result['value_error']:.2f}, path {result['path_kind']}, "
+            f"online to -30 at episode {episodes_to_level(result['episode_returns'])}"
+        )
+    return f"final {result['final']['mean']:.1f}, threshold at {result['first_step_to_threshold']}"
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+def episodes_to_level(returns: list[float], level: float = ONLINE_LEVEL, window: int = SMOOTHING) -> int | None:
+    """
+    :param returns: the online return of every training episode, in order
+    :return: the first episode (counted from 1) from which the mean return of the last ``window`` episodes
+        (fewer at the start) stays at or above ``level`` to the end of training; ``None`` if it ends below
+    """
+    if not returns:
+        return None
+    cumulative = np.concatenate([[0.0], np.cumsum(returns)])
+    ends = np.arange(1, len(returns) + 1)
+    smoothed = (cumulative[ends] - cumulative[np.maximum(ends - window, 0)]) / np.minimum(ends, window)
+    below = np.flatnonzero(smoothed < level)
+    if len(below) == 0:
+        return 1
+    return None if below[-1] == len(returns) - 1 else int(below[-1]) + 2
+
+
+def load_results() -> dict[str, dict[str, list[dict[str, Any]]]]:
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for path in sorted(RESULTS.glob("*/*.json")):
+        result = json.loads(path.read_text())
+        found.setdefault(result["env"], {}).setdefault(result["variant"], []).append(result)
+    for variants in found.values():
+        for runs in variants.values():
+            runs.sort(key=lambda run: run["seed"])
+    return found
+
+
+def steps_or_budget(runs: list[dict[str, Any]]) -> list[float]:
+    """:return: per run, its first step at the threshold, or its budget + 1 if it never got there"""
+    return [run["budget"] + 1 if run["first_step_to_threshold"] is None else run["first_step_to_threshold"] for run in runs]
+
+
+def episodes_or_all(runs: list[dict[str, Any]]) -> list[float]:
+    """:return: per cliff run, :func:`episodes_to_level`, or its number of episodes + 1 if it ends below the level"""
+    found = [episodes_to_level(run["episode_returns"]) for run in runs]
+    return [len(run["episode_returns"]) + 1 if value is None else value for value, run in zip(found, runs, strict=True)]
+
+
+def gym_table(env_id: str, variants: dict[str, list[dict[str, Any]]]) -> list[str]:
+    lines = [
+        "| variant | seeds | median steps to threshold | seeds at threshold | final (100 starts) IQM | final median |",
+        "|---|---|---|---|---|---|",
+    ]
+    for variant in VARIANTS:
+        runs = variants.get(variant, [])
+        if not runs:
+            continue
+        steps = steps_or_budget(runs)
+        budget = runs[0]["budget"]
+        finals = [run["final"]["mean"] for run in runs]
+        lines.append(
+            f"| {LABELS[variant]} | {len(runs)} | {format_steps(median(steps)) if median(steps) <= budget else 'never'} "
+            f"| {sum(step <= budget for step in steps)}/{len(runs)} | {iqm(finals):.1f} | {median(finals):.1f} |"
+        )
+    return lines
+
+
+def cliff_table(variants: dict[str, list[dict[str, Any]]]) -> list[str]:
+    lines = [
+        "| variant | seeds | median episodes until the online return stays >= -30 | median value error "
+        "| value error <= 0.5 | safe / edge / no goal | median online return, last 100 episodes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for variant in VARIANTS:
+        runs = variants.get(variant, [])
+        if not runs:
+            continue
+        episodes = episodes_or_all(runs)
+        kinds = [run["path_kind"] for run in runs]
+        errors = [run["value_error"] for run in runs]
+        never = sum(episodes_to_level(run["episode_returns"]) is None for run in runs)
+        lines.append(
+            f"| {LABELS[variant]} | {len(runs)} | {median(episodes):.0f}{f' ({never} never)' if never else ''} "
+            f"| {median(errors):.2f} | {sum(error <= CLIFF_VALUE_ERROR_TARGET for error in errors)}/{len(runs)} "
+            f"| {kinds.count('safe')} / {kinds.count('edge')} / {kinds.count('no goal')} "
+            f"| {median([run['online_last'] for run in runs]):.1f} |"
+        )
+    return lines
+
+
+def best_other(variants: dict[str, list[dict[str, Any]]], score: Any) -> str | None:
+    """:return: the one-step or n3 variant with the lower median of ``score`` (the one lambda must beat)"""
+    others = [variant for variant in ("one-step", "n3") if variants.get(variant)]
+    return min(others, key=lambda variant: median(score(variants[variant]))) if others else None
+
+
+def targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """:return: the target table's rows that the stored results can judge"""
+    rows = []
+    for env_id in STEP_TARGET_ENVS:
+        variants = found.get(env_id, {})
+        best = best_other(variants, steps_or_budget)
+        if best is None or not variants.get("lambda"):
+            continue
+        ours, theirs = steps_or_budget(variants["lambda"]), steps_or_budget(variants[best])
+        difference, low, high = difference_interval(ours, theirs, median)
+        rows.append(
+            f"| {env_id}: fewer median steps to threshold than the best of one-step and n-step ({LABELS[best]}) "
+            f"| {format_steps(median(ours))} vs {format_steps(median(theirs))} ({difference:+.0f} [{low:+.0f}, {high:+.0f}]) "
+            f"| {verdict_of_interval(low, high, higher_is_better=False)} ({len(ours)} and {len(theirs)} seeds) |"
+        )
+    cliff = found.get(CLIFF, {}).get("lambda", [])
+    if cliff:
+        error = median([run["value_error"] for run in cliff])
+        safe = sum(run["path_kind"] == "safe" for run in cliff)
+        rows += [
+            f"| {CLIFF}: median value error <= {CLIFF_VALUE_ERROR_TARGET} | {error:.2f} "
+            f"| {'yes' if error <= CLIFF_VALUE_ERROR_TARGET else '**no**'} ({len(cliff)} seeds) |",
+            f"| {CLIFF}: safe path on >= {CLIFF_SAFE_TARGET} of 10 seeds | {safe}/{len(cliff)} "
+            f"| {'yes' if safe >= CLIFF_SAFE_TARGET * len(cliff) / 10 else '**no**'} |",
+        ]
+    return rows
+
+
+def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    measured = ", ".join(f"{env_id} ({sum(map(len, found[env_id].values()))} runs)" for env_id in ENVS if env_id in found)
+    return [
+        "**Question.** Does SARSA(lambda) learn faster than one-step and n-step SARSA with the same other values?",
+        f"**Answer.** See the targets below (measured so far: {measured or 'nothing'}).",
+        "**Command.** `python -m benchmarks.lambda_learning --seeds 10 --jobs 2`.",
+    ]
+
+
+def report(command: str) -> str:
+    found = load_results()
+    lines = [
+        "# SARSA(lambda) against one-step and n-step SARSA",
+        "",
+        *summary(found),
+        "",
+        f"Written by `{command}`, {datetime.date.today().isoformat()}. {produced_by(RESULTS)}",
+        "",
+        f"Each env's `hyperparams/sarsa.yml` entry in three variants: `n_steps=1`, `n_steps=3`, and `n_steps=1` with "
+        f"`td_lambda={TD_LAMBDA}` (the default `lambda_horizon`); lambda fixed before any run. Seeds 0-9. "
+        "Intervals: 95% bootstrap of the difference of medians, lambda minus the better other variant; "
+        "an interval that contains 0 is a tie.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+        *targets(found),
+        "",
+    ]
+    for env_id in ENVS:
+        if env_id not in found:
+            continue
+        lines += [f"## {env_id}", ""]
+        lines += cliff_table(found[env_id]) if env_id == CLIFF else gym_table(env_id, found[env_id])
+        versions_seen = sorted({run.get("versions", "?") for runs in found[env_id].values() for run in runs})
+        lines += ["", f"Versions: {'; '.join(versions_seen)}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lambda_learning", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=ENVS)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once (at most 2 on a 2-core machine)")
+    parser.add_argument("--report-only", action="store_true", help="only write docs/research/LAMBDA.md")
+    parser.add_argument("--run", nargs=3, metavar=("ENV", "VARIANT", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        env_id, variant, seed = args.run[0], args.run[1], int(args.run[2])
+        write_result(result_path(env_id, variant, seed), run_one(env_id, variant, seed))
+        return
+    command = command_line("benchmarks.lambda_learning")
+    if not args.report_only:
+        record_command(RESULTS, command)
+        schedule(args.envs, args.variants, args.seeds, args.jobs)
+    REPORT.write_text(report(command))
+    print(f"wrote {REPORT}")
+
+
+if __name__ == "__main__":
+    main()
