@@ -73,11 +73,16 @@ CLIFF_SAFE_TARGET = 9
 # --------------------------------------------------------------------------------------------
 # One run (in its own process)
 # --------------------------------------------------------------------------------------------
-def run_one(env_id: str, variant: str, seed: int, eval_freq: int = 5000, eval_episodes: int = 20) -> dict[str, Any]:
-    """Train one variant of ``env_id``'s entry. :return: the run's record (with ``variant``)"""
+def overrides_of(env_id: str, variant: str) -> dict[str, Any]:
+    """:return: the constructor arguments that replace the entry's in a run of ``variant`` (the entry's target kept)"""
     from sb3_sarsa.hyperparameters import load_config
 
-    overrides = {**VARIANTS[variant], "target": load_config()[env_id].get("target", "sarsa")}
+    return {**VARIANTS[variant], "target": load_config()[env_id].get("target", "sarsa")}
+
+
+def run_one(env_id: str, variant: str, seed: int, eval_freq: int = 5000, eval_episodes: int = 20) -> dict[str, Any]:
+    """Train one variant of ``env_id``'s entry. :return: the run's record (with ``variant``)"""
+    overrides = overrides_of(env_id, variant)
     if env_id == CLIFF:
         from benchmarks import cliff, robustness
 

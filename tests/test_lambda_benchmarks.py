@@ -1,0 +1,117 @@
+"""The SARSA(lambda) benchmarks' variants, measures and verdicts (no training here)."""
+
+from typing import Any
+
+import pytest
+
+from benchmarks import lambda_cost, lambda_learning
+from benchmarks.compare import hyperparameters, with_overrides
+from sb3_sarsa import SARSA
+
+
+def test_episodes_until_the_smoothed_online_return_stays_above_the_level() -> None:
+    level = lambda_learning.episodes_to_level
+    # window 2: smoothed returns -100, -55, -10, -10: below -30 up to episode 2, so from episode 3 on
+    assert level([-100, -10, -10, -10], window=2) == 3
+    # a late fall: -10, -10, -55 (episode 3 below), -10: from episode 4 on
+    assert level([-10, -10, -100, 80], window=2) == 4
+    assert level([-10, -10], window=2) == 1  # never below
+    assert level([-10, -10, -100], window=2) is None  # ends below
+    assert level([]) is None
+    # the window holds fewer episodes at the start: -40 alone is below, then (-40 - 10) / 2 = -25
+    assert level([-40, -10, -20], window=50) == 2
+
+
+@pytest.mark.parametrize("env_id", lambda_learning.ENVS)
+def test_the_variants_differ_from_the_entry_only_in_the_return(env_id: str) -> None:
+    from benchmarks import cliff
+    from sb3_sarsa.hyperparameters import load_config
+
+    entry = load_config()[env_id]
+    runs = {}
+    for variant in lambda_learning.VARIANTS:
+        overrides = lambda_learning.overrides_of(env_id, variant)
+        assert overrides["target"] == entry.get("target", "sarsa")  # Acrobot's entry is Expected SARSA
+        if env_id == lambda_learning.CLIFF:
+            runs[variant] = cliff.cliff_kwargs("sarsa", overrides)[0]
+        else:
+            runs[variant] = with_overrides(hyperparameters(env_id, "sarsa")[0], overrides)
+        SARSA("MlpPolicy", "CartPole-v1" if env_id == lambda_learning.CLIFF else env_id, **runs[variant])
+    return_keys = {"n_steps", "td_lambda"}
+
+    def rest(kwargs: dict[str, Any]) -> dict[str, str]:
+        return {key: repr(value) for key, value in kwargs.items() if key not in return_keys}
+
+    assert rest(runs["one-step"]) == rest(runs["n3"]) == rest(runs["lambda"])
+    assert runs["one-step"]["n_steps"] == runs["lambda"]["n_steps"] == 1 and runs["n3"]["n_steps"] == 3
+    assert runs["lambda"]["td_lambda"] == lambda_learning.TD_LAMBDA and "td_lambda" not in runs["one-step"]
+
+
+def gym_run(variant: str, seed: int, step: int | None, final: float = 0.0) -> dict[str, Any]:
+    return {
+        "env": "MountainCar-v0",
+        "variant": variant,
+        "seed": seed,
+        "budget": 120_000,
+        "first_step_to_threshold": step,
+        "final": {"mean": final},
+        "versions": "v",
+    }
+
+
+def cliff_run(seed: int, kind: str, error: float, returns: list[float]) -> dict[str, Any]:
+    return {
+        "env": lambda_learning.CLIFF,
+        "variant": "lambda",
+        "seed": seed,
+        "path_kind": kind,
+        "value_error": error,
+        "episode_returns": returns,
+        "online_last": returns[-1],
+        "versions": "v",
+    }
+
+
+def test_lambda_is_judged_against_the_better_of_one_step_and_n_step() -> None:
+    found = {
+        "MountainCar-v0": {
+            # one-step's median 60,000 is beaten by n3's 30,000: lambda must beat n3
+            "one-step": [gym_run("one-step", seed, 60_000) for seed in range(4)],
+            "n3": [gym_run("n3", seed, 30_000) for seed in range(4)],
+            # a seed that never reaches the threshold counts as the budget + 1
+            "lambda": [gym_run("lambda", seed, None if seed == 0 else 20_000) for seed in range(4)],
+        }
+    }
+    assert lambda_learning.best_other(found["MountainCar-v0"], lambda_learning.steps_or_budget) == "n3"
+    (row,) = lambda_learning.targets(found)
+    assert "(`n_steps=3`) | 20000 vs 30000 (-10000 [" in row
+    assert row.endswith("| tie (4 and 4 seeds) |")  # the seed that never got there keeps the interval across 0
+    found["MountainCar-v0"]["lambda"] = [gym_run("lambda", seed, 20_000) for seed in range(4)]
+    assert lambda_learning.targets(found)[0].endswith("| yes (4 and 4 seeds) |")
+    table = "\n".join(lambda_learning.gym_table("MountainCar-v0", found["MountainCar-v0"]))
+    assert "| lambda 0.8 | 4 | 20000 | 4/4 |" in table and "| one-step | 4 | 60000 | 4/4 |" in table
+
+
+def test_the_cliff_targets_read_the_value_error_and_the_paths() -> None:
+    runs = [cliff_run(seed, "safe" if seed < 8 else "edge", 0.2 * seed, [-100.0] * 3 + [-20.0] * 60) for seed in range(10)]
+    rows = lambda_learning.targets({lambda_learning.CLIFF: {"lambda": runs}})
+    assert rows[0] == "| CliffWalking-v1: median value error <= 0.5 | 0.90 | **no** (10 seeds) |"
+    assert rows[1] == "| CliffWalking-v1: safe path on >= 9 of 10 seeds | 8/10 | **no** |"
+    table = "\n".join(lambda_learning.cliff_table({"lambda": runs}))
+    assert "| lambda 0.8 | 10 | 24 | 0.90 | 3/10 | 8 / 2 / 0 | -20.0 |" in table
+
+
+def test_the_cost_report_judges_the_default_horizon_against_the_target() -> None:
+    measured = {
+        "one-step": (1000.0, 2000.0, 1000),
+        "n_steps=3": (1100.0, 1900.0, 1100),
+        "lambda 0.8, horizon 8": (1200.0, 1800.0, 5000),
+        lambda_cost.DEFAULT_KIND: (1300.0, 1700.0, 9000),
+        "expected, lambda 0.8, horizon 16": (1500.0, 1600.0, 9000),
+    }
+    text = lambda_cost.report(measured, 3, "2026-01-01")
+    assert "At the default horizon (16), 1.30x one-step's time per gradient step (target: at most 1.3x, met)" in text
+    assert "horizon 8: 1.20x; `n_steps=3`: 1.10x" in text
+    assert f"| {lambda_cost.DEFAULT_KIND} | 1300 | 1.30 | 1700 | 0.85 | 9,000 | 9.0 |" in text
+    measured[lambda_cost.DEFAULT_KIND] = (1310.0, 1700.0, 9000)
+    assert "(target: at most 1.3x, missed)" in lambda_cost.report(measured, 3, "2026-01-01")
