@@ -104,6 +104,51 @@ def action_values(
     raise ValueError(f"no convergence within {max_iterations} sweeps (last change {change}).")
 
 
+def policy_action_values(
+    table: TransitionTable,
+    gamma: float,
+    q_values: np.ndarray,
+    epsilon: float,
+    tolerance: float = 1e-10,
+    max_iterations: int = 1_000_000,
+) -> np.ndarray:
+    """
+    What the epsilon-greedy policy of ``q_values`` is really worth: the action values of that fixed policy
+    (its greedy action the argmax of ``q_values``, ties to the lowest action, as SARSA acts), by iterative
+    policy evaluation. A trained network's ``q_values`` are its estimate of exactly this; the difference is
+    its error about its own policy. For the fixed point of :func:`action_values` with the same ``epsilon``,
+    the two agree.
+
+    :param table: ``P[s][a]``
+    :param gamma: discount factor, in ``[0, 1)``
+    :param q_values: the values that define the policy, shape ``(n_states, n_actions)``
+    :param epsilon: the policy's epsilon, in ``[0, 1]``
+    :param tolerance: stop when no value changes by more than this
+    :param max_iterations: give up after this many sweeps
+    :return: ``Q_pi[s, a]``, shape ``(n_states, n_actions)``
+    :raises ValueError: on a ``gamma`` or ``epsilon`` out of range, values of another shape than the table's, or
+        no convergence
+    """
+    if not 0.0 <= gamma < 1.0:
+        raise ValueError(f"gamma must be in [0, 1) for the iteration to converge, got {gamma}.")
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must be in [0, 1], got {epsilon}.")
+    rewards, continues = _arrays(table)
+    if np.shape(q_values) != rewards.shape:
+        raise ValueError(f"q_values has shape {np.shape(q_values)}, the table's states and actions are {rewards.shape}.")
+    n_states, n_actions = rewards.shape
+    policy = np.full((n_states, n_actions), epsilon / n_actions)
+    policy[np.arange(n_states), np.argmax(q_values, axis=1)] += 1.0 - epsilon
+    values = np.zeros_like(rewards)
+    for _ in range(max_iterations):
+        updated = rewards + gamma * continues @ (policy * values).sum(axis=1)
+        change = np.abs(updated - values).max()
+        values = updated
+        if change <= tolerance:
+            return values
+    raise ValueError(f"no convergence within {max_iterations} sweeps (last change {change}).")
+
+
 def greedy_path(table: TransitionTable, q_values: np.ndarray, start: int, max_steps: int) -> tuple[list[int], bool]:
     """
     Follow the greedy policy of ``q_values`` (ties to the lowest action, as SARSA acts) through

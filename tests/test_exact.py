@@ -4,7 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from sb3_sarsa.exact import action_values, greedy_path, sample_fixed_point, transition_table
+from sb3_sarsa.exact import action_values, greedy_path, policy_action_values, sample_fixed_point, transition_table
 
 # s0: action 0 pays 0 and leads to s1 or s2 (half each); action 1 pays 0.8 and ends.
 # s1: action 0 pays 2 and ends, action 1 pays -2 and ends.
@@ -59,6 +59,28 @@ def test_cliff_walking_fixed_points() -> None:
     assert greedy[36].max() == pytest.approx(-(1 - 0.99**13) / (1 - 0.99), abs=1e-9)  # 13 steps of -1
     assert greedy_path(table, sarsa, 36, 100) == ([36, 24, 12, *range(13, 24), 35, 47], True)
     assert greedy_path(table, greedy, 36, 100) == ([36, 24, *range(25, 36), 47], True)
+
+
+def test_policy_action_values_by_hand() -> None:
+    # The 0.5-greedy policy of values whose greedy actions are 1, 0, 1: V(s1) = 0.75 * 2 - 0.25 * 2 = 1;
+    # V(s2) = 0.25 * Q(s2, 0) = 0.25 * (1 + 0.5 V(s2)), so V(s2) = 2 / 7 and Q(s2, 0) = 8 / 7;
+    # Q(s0, 0) = 0.5 * (0.5 * 1 + 0.5 * 2 / 7) = 0.25 + 1 / 14.
+    q = policy_action_values(TABLE, 0.5, np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]), epsilon=0.5)
+    np.testing.assert_allclose(q, [[0.25 + 1 / 14, 0.8], [2.0, -2.0], [8 / 7, 0.0]], atol=1e-9)
+
+
+def test_policy_action_values_on_the_cliff() -> None:
+    # The epsilon-greedy fixed point is the value of its own epsilon-greedy policy; the greedy fixed point's
+    # policy (the edge), followed with epsilon 0.1, is worth -39.59 from the start, not the safe path's -16.55.
+    table = transition_table(gym.make("CliffWalking-v1"))
+    sarsa = action_values(table, 0.99, epsilon=0.1)
+    np.testing.assert_allclose(policy_action_values(table, 0.99, sarsa, epsilon=0.1), sarsa, atol=1e-8)
+    edge = policy_action_values(table, 0.99, action_values(table, 0.99), epsilon=0.1)
+    assert edge[36].max() == pytest.approx(-39.585, abs=1e-3)
+    with pytest.raises(ValueError, match=r"q_values has shape \(3, 2\), the table's states and actions are \(48, 4\)"):
+        policy_action_values(table, 0.99, np.zeros((3, 2)), epsilon=0.1)
+    with pytest.raises(ValueError, match=r"epsilon must be in \[0, 1\], got -0.1"):
+        policy_action_values(table, 0.99, sarsa, epsilon=-0.1)
 
 
 def test_bad_input_is_named() -> None:
