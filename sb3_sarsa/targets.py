@@ -211,14 +211,12 @@ def lambda_returns(
     """
     # Unrolled: G_0 = sum_{j <= k} w_j * (r_j + gamma * (1 - term_j) * u_j * V_j), with w_0 = 1,
     # w_{j+1} = w_j * gamma * lambda * (1 - term_j), u_j = 1 - lambda before the last step and 1 at it.
-    horizon = rewards.shape[1]
-    steps = th.arange(horizon, device=rewards.device)
+    steps = th.arange(rewards.shape[1], device=rewards.device)
     last = lengths.reshape(-1, 1).long() - 1
-    carry = 1.0 - terminations
-    decay = th.cumprod(gamma * td_lambda * carry, dim=1)
-    weights = th.cat([th.ones_like(decay[:, :1]), decay[:, :-1]], dim=1) * (steps <= last)
-    tails = th.where(steps == last, th.ones_like(next_values), th.full_like(next_values, 1.0 - td_lambda))
-    return (weights * (rewards + gamma * carry * tails * next_values)).sum(dim=1, keepdim=True)
+    discounts = gamma * (1.0 - terminations)
+    weights = th.nn.functional.pad(td_lambda * discounts[:, :-1], (1, 0), value=1.0).cumprod(dim=1) * (steps <= last)
+    tails = th.where(steps == last, 1.0, 1.0 - td_lambda)
+    return (weights * (rewards + discounts * tails * next_values)).sum(dim=1, keepdim=True)
 
 
 def next_action_agreement(policy_q_values: th.Tensor, next_actions: th.Tensor, dones: th.Tensor) -> float | None:
