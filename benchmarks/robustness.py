@@ -541,6 +541,75 @@ def falling_values(found: dict[str, list[dict[str, Any]]]) -> list[str]:
     return [*lines, ""]
 
 
+#: The cliff's edge row (row 2, columns 1-9: one step down falls) and the cell where a path chooses it or the safe row
+EDGE_ROW = tuple(24 + column for column in range(1, 10))
+ENTRY, UP, RIGHT = 24, 0, 1
+
+
+def edge_values(found: dict[str, list[dict[str, Any]]], epsilon: float = 0.1) -> list[str]:
+    """
+    :return: the report lines on why a run that found the goal walks the edge: per variant of SARSA and path
+        kind, what its values say against what its own epsilon-greedy policy is worth
+        (:func:`sb3_sarsa.exact.policy_action_values`)
+    """
+    from benchmarks.cliff import GAMMA, START, exact_values, make_env
+    from sb3_sarsa.exact import next_state_values, policy_action_values, transition_table
+
+    table = transition_table(make_env())
+    exact = exact_values()["epsilon-greedy"]
+    rewards = np.array([[sum(p * r for p, _, r, _ in table[s][a]) for a in range(4)] for s in range(len(table))])
+    rows = []
+    for variant in ("sarsa-optimism", "sarsa"):
+        for kind in ("safe", "edge"):
+            runs = [record for record in found.get(variant, []) if record["path_kind"] == kind]
+            if not runs:
+                continue
+            measures = []
+            for record in runs:
+                q_values = np.asarray(record["q_values"])
+                worth = policy_action_values(table, GAMMA, q_values, epsilon)
+                # the one-step Bellman residual of the network's own values under its epsilon-greedy policy
+                # (CliffWalking is deterministic: the next state of (s, a) is its only outcome)
+                following = np.array([[table[s][a][0][1] for a in range(4)] for s in range(len(table))])
+                backup = rewards + GAMMA * next_state_values(q_values, epsilon)[following]
+                edge = list(EDGE_ROW)
+                measures.append(
+                    (
+                        q_values[START].max(),
+                        worth[START].max(),
+                        float(np.mean(q_values[edge, RIGHT] - worth[edge, RIGHT])),
+                        float(np.mean(q_values[edge, RIGHT] - backup[edge, RIGHT])),
+                        q_values[ENTRY, RIGHT] - q_values[ENTRY, UP],
+                    )
+                )
+            medians = np.round(np.median(np.array(measures), axis=0), 2) + 0.0  # no "-0.00"
+            rows.append(
+                f"| {LABELS[variant]} | {kind} | {len(runs)} | {medians[0]:.2f} | {medians[1]:.2f} | {medians[2]:+.2f} "
+                f"| {medians[3]:+.2f} | {medians[4]:+.2f} |"
+            )
+    if not rows:
+        return []
+    return [
+        "## Why a greedy path that finds the goal walks the edge",
+        "",
+        "Per variant and kind of greedy path (runs that found the goal), medians over runs: `max_a Q(start)` as the "
+        "network believes it, and what its own epsilon-0.1-greedy policy is worth from the start "
+        "(`sb3_sarsa.exact.policy_action_values`); on the edge row (row 2, columns 1-9), the mean of "
+        "`Q(s, right)` minus what that policy is worth there, and minus the network's own one-step backup "
+        "(`r + gamma * sum_a' pi(a'|s') Q(s', a')`, `pi` its epsilon-greedy policy): the Bellman residual; and at "
+        f"the cell above the start, `Q(right) - Q(up)`: right enters the edge row, up the safe one "
+        f"(exact {exact[ENTRY, RIGHT] - exact[ENTRY, UP]:+.2f}). The exact epsilon-greedy value of the start is "
+        f"{exact[START].max():.2f}; the edge path followed with epsilon 0.1 is worth "
+        f"{policy_action_values(table, GAMMA, exact_values()['greedy'], epsilon)[START].max():.2f}.",
+        "",
+        "| variant | greedy path | runs | Q(start) believed | its policy's worth | edge row: Q - worth "
+        "| edge row: Bellman residual | Q(right) - Q(up) above the start |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def report(command: str, storage_spec: str | None = None) -> str:
     found = load_records(storage_spec)
     lines = [
@@ -584,6 +653,7 @@ def report(command: str, storage_spec: str | None = None) -> str:
         *cell_table(found),
         "",
         *falling_values(found),
+        *edge_values(found),
         *discussion_section(RESULTS / "discussion.md"),
         f"Machine: {machine()}. {versions()}.",
         "",

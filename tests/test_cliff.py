@@ -204,3 +204,20 @@ def test_the_cliff_benchmarks_algorithms_differ_from_the_entry_as_documented() -
     assert shown("expected", {"target_epsilon": None})["target_epsilon"] == "None"
     assert {"target", "loss", "target_epsilon"}.isdisjoint(shown("dqn", {"target_epsilon": None}))
     assert shown("sarsa-huber") == {**sarsa, "loss": "'huber'"}
+
+
+def test_the_edge_table_reads_a_networks_values_against_its_own_policys_worth() -> None:
+    from benchmarks import cliff, robustness
+
+    exact = cliff.exact_values()
+
+    def record(q_values: Any, kind: str) -> dict[str, Any]:
+        return {"path_kind": kind, "q_values": q_values.tolist()}
+
+    # the epsilon-greedy fixed point believes what its policy is worth, and is its own backup; the greedy fixed
+    # point (the edge) believes -12.25 where its policy, followed with epsilon 0.1, is worth -39.59
+    found = {"sarsa-optimism": [record(exact["epsilon-greedy"], "safe"), record(exact["greedy"], "edge")]}
+    lines = robustness.edge_values(found)
+    assert "| safe | 1 | -16.55 | -16.55 | +0.00 | +0.00 | -2.61 |" in lines[-3]
+    assert "| edge | 1 | -12.25 | -39.59 |" in lines[-2]
+    assert robustness.edge_values({}) == []
