@@ -56,6 +56,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "sarsa-optimism": ("sarsa", {"optimism": (100.0, 10.0)}),
     "dqn": ("dqn", {}),
     "sarsa-huber": ("sarsa", {"loss": "huber"}),
+    # Candidates against the edge (see the report's edge table): no clipping of the batch's gradient norm, and
+    # Expected SARSA, whose target carries the fall's weight in every sample; both with the default optimism.
+    "sarsa-noclip": ("sarsa", {"optimism": (100.0, 10.0), "max_grad_norm": float("inf")}),
+    "expected": ("sarsa", {"optimism": (100.0, 10.0), "target": "expected"}),
 }
 TRACE_EVERY = 3_000
 LAST_EPISODES = 100
@@ -379,6 +383,8 @@ LABELS = {
     "sarsa": "SARSA without optimism (0.2.0's default)",
     "dqn": "SB3's DQN",
     "sarsa-huber": "SARSA, Huber loss",
+    "sarsa-noclip": "SARSA (default) without gradient clipping",
+    "expected": "Expected SARSA (default otherwise)",
 }
 
 

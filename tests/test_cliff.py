@@ -221,3 +221,18 @@ def test_the_edge_table_reads_a_networks_values_against_its_own_policys_worth() 
     assert "| safe | 1 | -16.55 | -16.55 | +0.00 | +0.00 | -2.61 |" in lines[-3]
     assert "| edge | 1 | -12.25 | -39.59 |" in lines[-2]
     assert robustness.edge_values({}) == []
+
+
+def test_every_robustness_variant_builds_its_model() -> None:
+    from stable_baselines3 import DQN
+
+    from benchmarks import cliff, robustness
+    from sb3_sarsa import SARSA
+
+    cell = robustness.cells()[0]
+    for variant, (algo, extra) in robustness.VARIANTS.items():
+        kwargs = robustness.constructor_kwargs(variant, cell)
+        assert {key: kwargs[key] for key in extra} == extra and kwargs["batch_size"] == cell["batch_size"]
+        model = (DQN if algo == "dqn" else SARSA)("MlpPolicy", cliff.make_env(), **kwargs)
+        assert model.max_grad_norm == extra.get("max_grad_norm", 10)
+    assert set(robustness.LABELS) == set(robustness.VARIANTS)
