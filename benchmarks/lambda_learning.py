@@ -49,6 +49,7 @@ from benchmarks.common import (
     versions,
     write_result,
 )
+from benchmarks.compare import steps_or_budget
 
 RESULTS = ROOT / "benchmarks" / "lambda"
 REPORT = DOCS / "LAMBDA.md"
@@ -145,11 +146,6 @@ def load_results() -> dict[str, dict[str, list[dict[str, Any]]]]:
         for runs in variants.values():
             runs.sort(key=lambda run: run["seed"])
     return found
-
-
-def steps_or_budget(runs: list[dict[str, Any]]) -> list[float]:
-    """:return: per run, its first step at the threshold, or its budget + 1 if it never got there"""
-    return [run["budget"] + 1 if run["first_step_to_threshold"] is None else run["first_step_to_threshold"] for run in runs]
 
 
 def episodes_or_all(runs: list[dict[str, Any]]) -> list[float]:
