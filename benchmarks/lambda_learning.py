@@ -156,8 +156,9 @@ def episodes_or_all(runs: list[dict[str, Any]]) -> list[float]:
 
 def gym_table(env_id: str, variants: dict[str, list[dict[str, Any]]]) -> list[str]:
     lines = [
-        "| variant | seeds | median steps to threshold | seeds at threshold | final (100 starts) IQM | final median |",
-        "|---|---|---|---|---|---|",
+        "| variant | seeds | median steps to threshold | seeds at threshold | final (100 starts) IQM | final median "
+        "| median steps/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for variant in VARIANTS:
         runs = variants.get(variant, [])
@@ -168,7 +169,8 @@ def gym_table(env_id: str, variants: dict[str, list[dict[str, Any]]]) -> list[st
         finals = [run["final"]["mean"] for run in runs]
         lines.append(
             f"| {LABELS[variant]} | {len(runs)} | {format_steps(median(steps)) if median(steps) <= budget else 'never'} "
-            f"| {sum(step <= budget for step in steps)}/{len(runs)} | {iqm(finals):.1f} | {median(finals):.1f} |"
+            f"| {sum(step <= budget for step in steps)}/{len(runs)} | {iqm(finals):.1f} | {median(finals):.1f} "
+            f"| {median([run['steps_per_second'] for run in runs]):.0f} |"
         )
     return lines
 
@@ -251,7 +253,8 @@ def report(command: str) -> str:
         f"Each env's `hyperparams/sarsa.yml` entry in three variants: `n_steps=1`, `n_steps=3`, and `n_steps=1` with "
         f"`td_lambda={TD_LAMBDA}` (the default `lambda_horizon`); lambda fixed before any run. Seeds 0-9. "
         "Intervals: 95% bootstrap of the difference of medians, lambda minus the better other variant; "
-        "an interval that contains 0 is a tie.",
+        "an interval that contains 0 is a tie. Steps per second come from runs that shared a 2-core machine with "
+        "one or two others: a rough measure; `python -m benchmarks.lambda_cost` measures the cost in one run.",
         "",
         "## Targets",
         "",

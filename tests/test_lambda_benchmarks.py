@@ -55,6 +55,7 @@ def gym_run(variant: str, seed: int, step: int | None, final: float = 0.0) -> di
         "budget": 120_000,
         "first_step_to_threshold": step,
         "final": {"mean": final},
+        "steps_per_second": 100.0,
         "versions": "v",
     }
 
