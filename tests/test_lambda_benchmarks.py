@@ -116,3 +116,32 @@ def test_the_cost_report_judges_the_default_horizon_against_the_target() -> None
     assert f"| {lambda_cost.DEFAULT_KIND} | 1300 | 1.30 | 1700 | 0.85 | 9,000 | 9.0 |" in text
     measured[lambda_cost.DEFAULT_KIND] = (1310.0, 1700.0, 9000)
     assert "(target: at most 1.3x, missed)" in lambda_cost.report(measured, 3, "2026-01-01")
+
+
+def test_the_buffers_lambda_fixed_point_at_lambda_0_is_the_one_step_one() -> None:
+    # benchmarks.research.lambda_cliff compares the two on a final buffer: at lambda 0 they must be the same table
+    import numpy as np
+    from gymnasium import make
+    from stable_baselines3.common.monitor import Monitor
+
+    from benchmarks.research.cliff_bias import buffer_transitions
+    from benchmarks.research.lambda_cliff import buffer_lambda_fixed_point
+    from sb3_sarsa.exact import sample_fixed_point
+
+    model = SARSA("MlpPolicy", Monitor(make("CliffWalking-v1", max_episode_steps=30)), learning_starts=50, seed=0)
+    model.learn(400)
+    unseen = np.full((48, 4), -5.0)
+    samples = buffer_transitions(model)
+    one_step = sample_fixed_point(
+        samples["states"],
+        samples["actions"],
+        samples["rewards"],
+        samples["next_states"],
+        samples["next_actions"],
+        samples["terminated"],
+        gamma=0.9,
+        unseen=unseen,
+    )
+    np.testing.assert_allclose(buffer_lambda_fixed_point(model.replay_buffer, 4, 0.0, 0.9, unseen), one_step, atol=1e-4)
+    longer = buffer_lambda_fixed_point(model.replay_buffer, 4, 0.5, 0.9, unseen)
+    assert np.isfinite(longer).all() and np.abs(longer - one_step).max() > 1e-3  # the sequences do enter
