@@ -1,35 +1,46 @@
 """
-Cost of SARSA(lambda) against one-step SARSA and ``n_steps=3``, in the same run: time per gradient step
-and steps per second of ``learn``.
+Cost of SARSA(lambda) against one-step SARSA and ``n_steps=3``, in the same run: time per gradient step,
+steps per second of ``learn`` and the bytes of a batch, in two settings.
 
-    python -m benchmarks.lambda_cost [--rounds 9]
+    python -m benchmarks.lambda_cost [--settings defaults mountaincar] [--rounds 9]
+    python -m benchmarks.lambda_cost --report-only
 
-Every model trains on CartPole-v1 with SARSA's defaults but ``learning_starts=1000`` (batch 32, one
-gradient step every 4 env steps), one torch thread. Time per gradient step: ``--calls`` calls of
-``train(gradient_steps=1)`` on a buffer filled with 3,000 steps; steps per second: ``learn`` of 4,000 more
-steps (collection, updates and all); memory: the bytes of the tensors of one sampled batch (the buffer is
-the same for every kind). Each round runs every kind once, in a rotating order; the report gives the medians
-over rounds and their ratio to one-step SARSA. Writes ``docs/research/LAMBDA_COST.md``.
+``defaults``: CartPole-v1 with SARSA's defaults (batch 32, a 64 x 64 network, one gradient step every 4 env
+steps); ``mountaincar``: MountainCar-v0 with its ``hyperparams/sarsa.yml`` entry (batch 128, a 256 x 256
+network, 8 gradient steps every 16 env steps); each with ``learning_starts=1000`` and one torch thread, every
+kind with the setting's other values. Time per gradient step: ``--calls`` calls of ``train(gradient_steps=1)``
+on a buffer filled with 3,000 steps; steps per second: ``learn`` of ``--steps`` more steps (collection, updates
+and all); memory: the bytes of the tensors of one sampled batch (the buffer is the same for every kind). Each
+round runs every kind once, in a rotating order; the medians over rounds are stored in
+``benchmarks/lambda/cost_<setting>.json`` and the report (``docs/research/LAMBDA_COST.md``) gives them and
+their ratio to one-step SARSA, for every stored setting.
 """
 
 import argparse
 import datetime
+import json
 import statistics
 import time
 from typing import Any
 
 import torch as th
 
-from benchmarks.common import DOCS, command_line, machine, versions
+from benchmarks.common import DOCS, ROOT, command_line, machine, versions, write_result
 from sb3_sarsa import SARSA
 
 KINDS: dict[str, dict[str, Any]] = {
-    "one-step": {},
+    "one-step": {"n_steps": 1},
     "n_steps=3": {"n_steps": 3},
-    "lambda 0.8, horizon 8": {"td_lambda": 0.8, "lambda_horizon": 8},
-    "lambda 0.8, horizon 16 (default horizon)": {"td_lambda": 0.8},
-    "expected, lambda 0.8, horizon 16": {"td_lambda": 0.8, "target": "expected"},
+    "lambda 0.8, horizon 8": {"n_steps": 1, "td_lambda": 0.8, "lambda_horizon": 8},
+    "lambda 0.8, horizon 16 (default horizon)": {"n_steps": 1, "td_lambda": 0.8},
+    "expected, lambda 0.8, horizon 16": {"n_steps": 1, "td_lambda": 0.8, "target": "expected"},
 }
+#: The settings: their env and the values every kind shares (``"entry"``: the env's sarsa.yml entry)
+SETTINGS: dict[str, tuple[str, str]] = {
+    "defaults": ("CartPole-v1", "SARSA's defaults (batch 32, 64 x 64 network)"),
+    "mountaincar": ("MountainCar-v0", "its sarsa.yml entry (batch 128, 256 x 256 network)"),
+}
+RESULTS = ROOT / "benchmarks" / "lambda"
 REPORT = DOCS / "LAMBDA_COST.md"
 DEFAULT_KIND = "lambda 0.8, horizon 16 (default horizon)"
 #: The most a gradient step of SARSA(lambda) at the default horizon may cost, as a multiple of one-step's
@@ -47,75 +58,126 @@ def batch_bytes(model: SARSA) -> int:
     return sum(t.nbytes for t in batch if isinstance(t, th.Tensor))
 
 
-def make(kwargs: dict[str, Any]) -> SARSA:
-    model = SARSA("MlpPolicy", "CartPole-v1", learning_starts=1000, seed=0, **kwargs)
+def setting_kwargs(setting: str) -> dict[str, Any]:
+    """:return: the constructor arguments every kind of ``setting`` shares"""
+    from sb3_sarsa.hyperparameters import model_kwargs
+
+    env_id = SETTINGS[setting][0]
+    base = {} if setting == "defaults" else model_kwargs(env_id)[0]
+    return {**base, "learning_starts": 1000, "seed": 0}
+
+
+def make(setting: str, kind: dict[str, Any]) -> SARSA:
+    model = SARSA("MlpPolicy", SETTINGS[setting][0], **{**setting_kwargs(setting), **kind})
     model.learn(3000)
     return model
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.lambda_cost", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--steps", type=int, default=4000)
-    args = parser.parse_args()
-    th.set_num_threads(1)
-    models = {kind: make(kwargs) for kind, kwargs in KINDS.items()}
+def cost_path(setting: str) -> Any:
+    return RESULTS / f"cost_{setting}.json"
+
+
+def measure(setting: str, rounds: int, calls: int, steps: int) -> dict[str, Any]:
+    """:return: the setting's record: per kind, the medians over rounds (time per gradient step in us, env steps
+    per second) and the bytes of a batch"""
+    models = {kind: make(setting, kwargs) for kind, kwargs in KINDS.items()}
     step_us: dict[str, list[float]] = {kind: [] for kind in KINDS}
     per_second: dict[str, list[float]] = {kind: [] for kind in KINDS}
     names = list(KINDS)
-    for round_ in range(args.rounds):
+    for round_ in range(rounds):
         shift = round_ % len(names)
         for kind in names[shift:] + names[:shift]:
             model = models[kind]
             start = time.perf_counter()
-            for _ in range(args.calls):
+            for _ in range(calls):
                 model.train(gradient_steps=1, batch_size=model.batch_size)
-            step_us[kind].append((time.perf_counter() - start) / args.calls * 1e6)
+            step_us[kind].append((time.perf_counter() - start) / calls * 1e6)
             start = time.perf_counter()
-            model.learn(args.steps, reset_num_timesteps=False)
-            per_second[kind].append(args.steps / (time.perf_counter() - start))
-    measured = {
-        kind: (statistics.median(step_us[kind]), statistics.median(per_second[kind]), batch_bytes(models[kind]))
-        for kind in names
+            model.learn(steps, reset_num_timesteps=False)
+            per_second[kind].append(steps / (time.perf_counter() - start))
+    return {
+        "setting": setting,
+        "rounds": rounds,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(),
+        "versions": versions(),
+        "measured": {
+            kind: [statistics.median(step_us[kind]), statistics.median(per_second[kind]), batch_bytes(models[kind])]
+            for kind in names
+        },
     }
-    text = report(measured, args.rounds, datetime.date.today().isoformat())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lambda_cost", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    th.set_num_threads(1)
+    if not args.report_only:
+        for setting in args.settings:
+            write_result(cost_path(setting), measure(setting, args.rounds, args.calls, args.steps))
+    records = [json.loads(cost_path(setting).read_text()) for setting in SETTINGS if cost_path(setting).exists()]
+    text = report(records)
     REPORT.write_text(text)
     print(text)
 
 
-def report(measured: dict[str, tuple[float, float, int]], rounds: int, date: str) -> str:
+def ratios(measured: dict[str, list[float]], kind: str) -> tuple[float, float]:
+    """:return: ``kind``'s time per gradient step and env steps per second, as multiples of one-step's"""
+    return measured[kind][0] / measured["one-step"][0], measured[kind][1] / measured["one-step"][1]
+
+
+def report(records: list[dict[str, Any]]) -> str:
     """
-    :param measured: per kind, the median time per gradient step (us), the median env steps per second and the
-        bytes of a batch
+    :param records: :func:`measure`'s records, one per setting
     :return: the report's text
     """
-    base_step, base_speed, base_bytes = measured["one-step"]
-    ratio = {kind: (step / base_step, speed / base_speed) for kind, (step, speed, _) in measured.items()}
-    step_ratio, speed_ratio = ratio[DEFAULT_KIND]
-    met = "met" if step_ratio <= STEP_TARGET else "missed"
+    answers = []
+    for record in records:
+        step_ratio, speed_ratio = ratios(record["measured"], DEFAULT_KIND)
+        env_id, what = SETTINGS[record["setting"]]
+        answers.append(
+            f"{env_id} with {what}: {step_ratio:.2f}x one-step's time per gradient step "
+            f"({'met' if step_ratio <= STEP_TARGET else 'missed'}), {speed_ratio:.2f}x its env steps per second, "
+            f"horizon 8 {ratios(record['measured'], 'lambda 0.8, horizon 8')[0]:.2f}x"
+        )
     lines = [
         "# Cost of SARSA(lambda)",
         "",
         "**Question.** What does SARSA(lambda) cost per gradient step and per env step, against one-step SARSA "
         "and `n_steps=3`?",
-        f"**Answer.** At the default horizon (16), {step_ratio:.2f}x one-step's time per gradient step (target: at most "
-        f"{STEP_TARGET}x, {met}) and {speed_ratio:.2f}x its env steps per second; horizon 8: "
-        f"{ratio['lambda 0.8, horizon 8'][0]:.2f}x; `n_steps=3`: {ratio['n_steps=3'][0]:.2f}x (CartPole-v1, batch 32).",
+        f"**Answer.** At the default horizon (16; target: at most {STEP_TARGET}x one-step's time per gradient step): "
+        + ("; ".join(answers) if answers else "(nothing measured)")
+        + ". The cost grows with the batch times the horizon and the network's width: the target network runs on "
+        "every step of every sequence.",
         "**Command.** `python -m benchmarks.lambda_cost`.",
         "",
-        f"Written by `{command_line('benchmarks.lambda_cost')}`, {date}, {rounds} rounds. Machine: {machine()}. {versions()}.",
-        "",
-        "| kind | time per gradient step (us) | x one-step | env steps per second | x one-step | batch bytes | x one-step |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for kind, (step, speed, size) in measured.items():
-        lines.append(
-            f"| {kind} | {step:.0f} | {step / base_step:.2f} | {speed:.0f} | {speed / base_speed:.2f} "
-            f"| {size:,} | {size / base_bytes:.1f} |"
-        )
+    for record in records:
+        env_id, what = SETTINGS[record["setting"]]
+        measured = record["measured"]
+        base = measured["one-step"]
+        lines += [
+            f"## {env_id}, {what}",
+            "",
+            f"Written by `{command_line('benchmarks.lambda_cost')}` (setting `{record['setting']}`), {record['date']}, "
+            f"{record['rounds']} rounds. Machine: {record['machine']}. {record['versions']}.",
+            "",
+            "| kind | time per gradient step (us) | x one-step | env steps per second | x one-step | batch bytes "
+            "| x one-step |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for kind, (step, speed, size) in measured.items():
+            lines.append(
+                f"| {kind} | {step:.0f} | {step / base[0]:.2f} | {speed:.0f} | {speed / base[1]:.2f} "
+                f"| {size:,.0f} | {size / base[2]:.1f} |"
+            )
+        lines.append("")
     lines += [
-        "",
         "Memory: the replay buffer is the same for every kind (the sequences are read from the stored transitions);",
         "a batch of SARSA(lambda) holds `lambda_horizon` next observations, rewards, next actions and terminations",
         "per row, and the target network runs on all of them (with `target='expected'`, the online network too).",

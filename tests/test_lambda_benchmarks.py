@@ -104,18 +104,31 @@ def test_the_cliff_targets_read_the_value_error_and_the_paths() -> None:
 
 def test_the_cost_report_judges_the_default_horizon_against_the_target() -> None:
     measured = {
-        "one-step": (1000.0, 2000.0, 1000),
-        "n_steps=3": (1100.0, 1900.0, 1100),
-        "lambda 0.8, horizon 8": (1200.0, 1800.0, 5000),
-        lambda_cost.DEFAULT_KIND: (1300.0, 1700.0, 9000),
-        "expected, lambda 0.8, horizon 16": (1500.0, 1600.0, 9000),
+        "one-step": [1000.0, 2000.0, 1000],
+        "n_steps=3": [1100.0, 1900.0, 1100],
+        "lambda 0.8, horizon 8": [1200.0, 1800.0, 5000],
+        lambda_cost.DEFAULT_KIND: [1300.0, 1700.0, 9000],
+        "expected, lambda 0.8, horizon 16": [1500.0, 1600.0, 9000],
     }
-    text = lambda_cost.report(measured, 3, "2026-01-01")
-    assert "At the default horizon (16), 1.30x one-step's time per gradient step (target: at most 1.3x, met)" in text
-    assert "horizon 8: 1.20x; `n_steps=3`: 1.10x" in text
+    record = {"setting": "defaults", "rounds": 3, "date": "2026-01-01", "machine": "m", "versions": "v", "measured": measured}
+    slow = {**record, "setting": "mountaincar", "measured": {**measured, lambda_cost.DEFAULT_KIND: [3000.0, 900.0, 9000]}}
+    text = lambda_cost.report([record, slow])
+    defaults = "CartPole-v1 with SARSA's defaults (batch 32, 64 x 64 network)"
+    assert f"{defaults}: 1.30x one-step's time per gradient step (met)" in text
+    assert "0.85x its env steps per second, horizon 8 1.20x" in text
+    assert "MountainCar-v0 with its sarsa.yml entry (batch 128, 256 x 256 network): 3.00x" in text and "(missed)" in text
     assert f"| {lambda_cost.DEFAULT_KIND} | 1300 | 1.30 | 1700 | 0.85 | 9,000 | 9.0 |" in text
-    measured[lambda_cost.DEFAULT_KIND] = (1310.0, 1700.0, 9000)
-    assert "(target: at most 1.3x, missed)" in lambda_cost.report(measured, 3, "2026-01-01")
+    assert "(nothing measured)" in lambda_cost.report([])
+
+
+def test_every_cost_setting_builds_its_kinds() -> None:
+    for setting in lambda_cost.SETTINGS:
+        for kind in lambda_cost.KINDS.values():
+            kwargs = {**lambda_cost.setting_kwargs(setting), **kind}
+            model = SARSA("MlpPolicy", lambda_cost.SETTINGS[setting][0], **kwargs)
+            assert model.n_steps == kind["n_steps"] and model.td_lambda == kind.get("td_lambda", 0.0)
+    assert lambda_cost.setting_kwargs("mountaincar")["batch_size"] == 128
+
 
 
 def test_the_buffers_lambda_fixed_point_at_lambda_0_is_the_one_step_one() -> None:
