@@ -130,7 +130,6 @@ def test_every_cost_setting_builds_its_kinds() -> None:
     assert lambda_cost.setting_kwargs("mountaincar")["batch_size"] == 128
 
 
-
 def test_the_buffers_lambda_fixed_point_at_lambda_0_is_the_one_step_one() -> None:
     # benchmarks.research.lambda_cliff compares the two on a final buffer: at lambda 0 they must be the same table
     import numpy as np
