@@ -97,6 +97,7 @@ def measure(setting: str, rounds: int, calls: int, steps: int) -> dict[str, Any]
             per_second[kind].append(steps / (time.perf_counter() - start))
     return {
         "setting": setting,
+        "command": command_line("benchmarks.lambda_cost"),
         "rounds": rounds,
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
@@ -164,7 +165,7 @@ def report(records: list[dict[str, Any]]) -> str:
         lines += [
             f"## {env_id}, {what}",
             "",
-            f"Written by `{command_line('benchmarks.lambda_cost')}` (setting `{record['setting']}`), {record['date']}, "
+            f"Measured by `{record['command']}`, {record['date']}, "
             f"{record['rounds']} rounds. Machine: {record['machine']}. {record['versions']}.",
             "",
             "| kind | time per gradient step (us) | x one-step | env steps per second | x one-step | batch bytes "

@@ -233,10 +233,32 @@ def targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
 
 
 def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
-    measured = ", ".join(f"{env_id} ({sum(map(len, found[env_id].values()))} runs)" for env_id in ENVS if env_id in found)
+    """:return: the report's opening: question, answer (from the records) and command"""
+    parts = []
+    for env_id in STEP_TARGET_ENVS:
+        variants = found.get(env_id, {})
+        best = best_other(variants, steps_or_budget)
+        if best is not None and variants.get("lambda"):
+            ours, theirs = steps_or_budget(variants["lambda"]), steps_or_budget(variants[best])
+            _, low, high = difference_interval(ours, theirs, median)
+            parts.append(
+                f"on {env_id} lambda reached the threshold after a median {format_steps(median(ours))} steps against "
+                f"{format_steps(median(theirs))} for {LABELS[best]} "
+                f"({verdict_of_interval(low, high, higher_is_better=False).replace('**', '')})"
+            )
+    cliff = found.get(CLIFF, {}).get("lambda", [])
+    if cliff:
+        parts.append(
+            f"on the cliff its median value error is {median([run['value_error'] for run in cliff]):.2f} and its greedy "
+            f"path safe on {sum(run['path_kind'] == 'safe' for run in cliff)} of {len(cliff)} seeds"
+        )
+    missing = [env_id for env_id in ENVS if not found.get(env_id)]
+    answer = "; ".join(parts) if parts else "nothing measured yet"
+    if missing:
+        answer += f" (not run yet: {', '.join(missing)})"
     return [
         "**Question.** Does SARSA(lambda) learn faster than one-step and n-step SARSA with the same other values?",
-        f"**Answer.** See the targets below (measured so far: {measured or 'nothing'}).",
+        f"**Answer.** {answer[0].upper()}{answer[1:]}.",
         "**Command.** `python -m benchmarks.lambda_learning --seeds 10 --jobs 2`.",
     ]
 

@@ -110,7 +110,15 @@ def test_the_cost_report_judges_the_default_horizon_against_the_target() -> None
         lambda_cost.DEFAULT_KIND: [1300.0, 1700.0, 9000],
         "expected, lambda 0.8, horizon 16": [1500.0, 1600.0, 9000],
     }
-    record = {"setting": "defaults", "rounds": 3, "date": "2026-01-01", "machine": "m", "versions": "v", "measured": measured}
+    record = {
+        "setting": "defaults",
+        "command": "c",
+        "rounds": 3,
+        "date": "2026-01-01",
+        "machine": "m",
+        "versions": "v",
+        "measured": measured,
+    }
     slow = {**record, "setting": "mountaincar", "measured": {**measured, lambda_cost.DEFAULT_KIND: [3000.0, 900.0, 9000]}}
     text = lambda_cost.report([record, slow])
     defaults = "CartPole-v1 with SARSA's defaults (batch 32, 64 x 64 network)"
