@@ -63,8 +63,10 @@ class SarsaTargets(SarsaBehaviour):
 
         return target_q_values
 
-    def _lambda_batch(self, batch_size: int) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    def _lambda_batch(self, batch_size: int, measure: bool, agreements: list[float]) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """
+        :param measure: whether to measure ``train/next_action_agreement`` on the first step of each sequence (into
+            ``agreements``)
         :return: the SARSA(lambda) targets of ``batch_size`` sampled sequences (:mod:`sb3_sarsa.lambda_return`),
             with their first observations and actions
         """
@@ -72,6 +74,11 @@ class SarsaTargets(SarsaBehaviour):
             batch_size, self.lambda_horizon, env=self._vec_normalize_env
         )
         with th.no_grad():
+            if measure:  # the first step's s' of each sequence: rows 0, horizon, 2 * horizon, ...
+                first = self._online_q_values(sequences.next_observations[:: self.lambda_horizon])
+                agreement = next_action_agreement(first, sequences.next_actions[:, :1], sequences.terminations[:, :1])
+                if agreement is not None:
+                    agreements.append(agreement)
             target_q_values = lambda_targets(
                 sequences,
                 self.q_net_target,

@@ -358,7 +358,8 @@ class SARSA(SarsaTargets, AtomicSaving):
         for step in range(gradient_steps):
             observations: Any
             if self.td_lambda > 0.0:
-                target_q_values, observations, actions = self._lambda_batch(batch_size)
+                due_now = due and step == gradient_steps - 1
+                target_q_values, observations, actions = self._lambda_batch(batch_size, due_now, agreements)
             else:
                 if self.recent_eta < 1.0:
                     window = ere_window(

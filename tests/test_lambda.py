@@ -179,3 +179,11 @@ def test_the_zoo_search_samples_lambda_only_where_sarsa_accepts_it() -> None:
         sampled = sample_sarsa_params(optuna.trial.FixedTrial({**base, **other}), 2, 1, {})
         assert "td_lambda" not in sampled
         SARSA("MlpPolicy", "CartPole-v1", **sampled)
+
+
+def test_lambda_reports_the_next_action_agreement() -> None:
+    # train/next_action_agreement is measured on the first step of the sampled sequences, as on one-step batches
+    # (the zoo's search records it for every trial)
+    model = SARSA("MlpPolicy", "CartPole-v1", td_lambda=0.5, learning_starts=100, seed=0)
+    model.learn(600)
+    assert model._agreement is not None and 0.0 <= model._agreement <= 1.0
