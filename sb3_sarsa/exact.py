@@ -18,7 +18,7 @@ iteration converges to a unique fixed point from any start. A time limit is not 
 table: at a truncation SB3 (and so SARSA) bootstraps, which learns these infinite-horizon values.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,22 @@ def _arrays(table: TransitionTable) -> tuple[np.ndarray, np.ndarray]:
                 if not terminated:
                     continues[state, action, int(next_state)] += prob
     return rewards, continues
+
+
+def _iterate(
+    backup: Callable[[np.ndarray], np.ndarray], shape: tuple[int, ...], tolerance: float, max_iterations: int
+) -> np.ndarray:
+    """:return: the fixed point of ``backup``, iterated from zeros of ``shape`` until no value changes by more than
+    ``tolerance``; :raises ValueError: without convergence within ``max_iterations`` sweeps"""
+    q_values = np.zeros(shape)
+    change = float("inf")
+    for _ in range(max_iterations):
+        updated = backup(q_values)
+        change = float(np.abs(updated - q_values).max())
+        q_values = updated
+        if change <= tolerance:
+            return q_values
+    raise ValueError(f"no convergence within {max_iterations} sweeps (last change {change}).")
 
 
 def next_state_values(q_values: np.ndarray, epsilon: float | None) -> np.ndarray:
@@ -94,14 +110,9 @@ def action_values(
     if epsilon is not None and not 0.0 <= epsilon <= 1.0:
         raise ValueError(f"epsilon must be in [0, 1] (or None for the greedy backup), got {epsilon}.")
     rewards, continues = _arrays(table)
-    q_values = np.zeros_like(rewards)
-    for _ in range(max_iterations):
-        updated = rewards + gamma * continues @ next_state_values(q_values, epsilon)
-        change = np.abs(updated - q_values).max()
-        q_values = updated
-        if change <= tolerance:
-            return q_values
-    raise ValueError(f"no convergence within {max_iterations} sweeps (last change {change}).")
+    return _iterate(
+        lambda q: rewards + gamma * continues @ next_state_values(q, epsilon), rewards.shape, tolerance, max_iterations
+    )
 
 
 def policy_action_values(
@@ -139,14 +150,7 @@ def policy_action_values(
     n_states, n_actions = rewards.shape
     policy = np.full((n_states, n_actions), epsilon / n_actions)
     policy[np.arange(n_states), np.argmax(q_values, axis=1)] += 1.0 - epsilon
-    values = np.zeros_like(rewards)
-    for _ in range(max_iterations):
-        updated = rewards + gamma * continues @ (policy * values).sum(axis=1)
-        change = np.abs(updated - values).max()
-        values = updated
-        if change <= tolerance:
-            return values
-    raise ValueError(f"no convergence within {max_iterations} sweeps (last change {change}).")
+    return _iterate(lambda q: rewards + gamma * continues @ (policy * q).sum(axis=1), rewards.shape, tolerance, max_iterations)
 
 
 def greedy_path(table: TransitionTable, q_values: np.ndarray, start: int, max_steps: int) -> tuple[list[int], bool]:
