@@ -565,11 +565,11 @@ def edge_values(found: dict[str, list[dict[str, Any]]], epsilon: float = 0.1) ->
         (:func:`sb3_sarsa.exact.policy_action_values`)
     """
     from benchmarks.cliff import GAMMA, START, exact_values, make_env
-    from sb3_sarsa.exact import next_state_values, policy_action_values, transition_table
+    from sb3_sarsa.exact import _arrays, next_state_values, policy_action_values, transition_table
 
     table = transition_table(make_env())
     exact = exact_values()["epsilon-greedy"]
-    rewards = np.array([[sum(p * r for p, _, r, _ in table[s][a]) for a in range(4)] for s in range(len(table))])
+    rewards, continues = _arrays(table)
     rows = []
     for variant in ("sarsa-optimism", "sarsa", *OTHER_VARIANTS):
         for kind in ("safe", "edge"):
@@ -580,10 +580,8 @@ def edge_values(found: dict[str, list[dict[str, Any]]], epsilon: float = 0.1) ->
             for record in runs:
                 q_values = np.asarray(record["q_values"])
                 worth = policy_action_values(table, GAMMA, q_values, epsilon)
-                # the one-step Bellman residual of the network's own values under its epsilon-greedy policy
-                # (CliffWalking is deterministic: the next state of (s, a) is its only outcome)
-                following = np.array([[table[s][a][0][1] for a in range(4)] for s in range(len(table))])
-                backup = rewards + GAMMA * next_state_values(q_values, epsilon)[following]
+                # the network's own one-step backup under its epsilon-greedy policy (for the Bellman residual)
+                backup = rewards + GAMMA * continues @ next_state_values(q_values, epsilon)
                 edge = list(EDGE_ROW)
                 measures.append(
                     (
