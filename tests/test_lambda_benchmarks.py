@@ -144,24 +144,14 @@ def test_the_buffers_lambda_fixed_point_at_lambda_0_is_the_one_step_one() -> Non
     from gymnasium import make
     from stable_baselines3.common.monitor import Monitor
 
-    from benchmarks.research.cliff_bias import buffer_transitions
+    from benchmarks.research.cliff_bias import buffer_fixed_point, buffer_transitions
     from benchmarks.research.lambda_cliff import buffer_lambda_fixed_point
-    from sb3_sarsa.exact import sample_fixed_point
 
     model = SARSA("MlpPolicy", Monitor(make("CliffWalking-v1", max_episode_steps=30)), learning_starts=50, seed=0)
     model.learn(400)
     unseen = np.full((48, 4), -5.0)
     samples = buffer_transitions(model)
-    one_step = sample_fixed_point(
-        samples["states"],
-        samples["actions"],
-        samples["rewards"],
-        samples["next_states"],
-        samples["next_actions"],
-        samples["terminated"],
-        gamma=0.9,
-        unseen=unseen,
-    )
+    one_step = buffer_fixed_point(samples, 0.9, unseen)
     np.testing.assert_allclose(buffer_lambda_fixed_point(model.replay_buffer, 4, 0.0, 0.9, unseen), one_step, atol=1e-4)
     longer = buffer_lambda_fixed_point(model.replay_buffer, 4, 0.5, 0.9, unseen)
     assert np.isfinite(longer).all() and np.abs(longer - one_step).max() > 1e-3  # the sequences do enter

@@ -81,6 +81,22 @@ def buffer_transitions(model: Any) -> dict[str, np.ndarray]:
     }
 
 
+def buffer_fixed_point(samples: dict[str, np.ndarray], gamma: float, unseen: np.ndarray) -> np.ndarray:
+    """:return: :func:`sb3_sarsa.exact.sample_fixed_point` of :func:`buffer_transitions`' ``samples``"""
+    from sb3_sarsa.exact import sample_fixed_point
+
+    return sample_fixed_point(
+        samples["states"],
+        samples["actions"],
+        samples["rewards"],
+        samples["next_states"],
+        samples["next_actions"],
+        samples["terminated"],
+        gamma=gamma,
+        unseen=unseen,
+    )
+
+
 def refit(model: Any) -> float:
     """
     Train on the final buffer only (no new data): ``REFIT_ROUNDS`` rounds of ``REFIT_STEPS`` gradient
@@ -101,23 +117,12 @@ def refit(model: Any) -> float:
 
 def run_one(variant: str, seed: int) -> dict[str, Any]:
     """Train SARSA with the variant, then solve its buffer as a table. :return: the run's record"""
-    from sb3_sarsa.exact import sample_fixed_point
-
     model, env, kwargs, timesteps = train_agent("sarsa", seed, variant_kwargs(variant))
     result = record(model, env, "sarsa", seed, kwargs, timesteps)
     del result["q_values"], result["episode_returns"]
     samples = buffer_transitions(model)
     exact = exact_values()["epsilon-greedy"]
-    table = sample_fixed_point(
-        samples["states"],
-        samples["actions"],
-        samples["rewards"],
-        samples["next_states"],
-        samples["next_actions"],
-        samples["terminated"],
-        gamma=GAMMA,
-        unseen=exact,
-    )
+    table = buffer_fixed_point(samples, GAMMA, exact)
     falls = samples["rewards"] <= FALL_REWARD
     refalls = falls & falling_pairs()[samples["next_states"], samples["next_actions"]]
     return {

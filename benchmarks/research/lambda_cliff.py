@@ -76,9 +76,9 @@ def run_one(horizon: int, seed: int) -> dict[str, Any]:
     import torch as th
     from gymnasium.wrappers import TimeLimit
 
-    from benchmarks.research.cliff_bias import buffer_transitions
+    from benchmarks.research.cliff_bias import buffer_fixed_point, buffer_transitions
     from sb3_sarsa import SARSA
-    from sb3_sarsa.exact import action_values, greedy_path, policy_action_values, sample_fixed_point
+    from sb3_sarsa.exact import action_values, greedy_path, policy_action_values
     from tests.helpers import SmallCliff
     from tests.test_cliff import CLIFF, EPSILON, GAMMA, PARAMS
 
@@ -96,16 +96,7 @@ def run_one(horizon: int, seed: int) -> dict[str, Any]:
         q_values = model.q_net(th.arange(n_states)).numpy()
     exact = action_values(CLIFF.P, GAMMA, EPSILON)
     samples = buffer_transitions(model)
-    one_step = sample_fixed_point(
-        samples["states"],
-        samples["actions"],
-        samples["rewards"],
-        samples["next_states"],
-        samples["next_actions"],
-        samples["terminated"],
-        gamma=GAMMA,
-        unseen=exact,
-    )
+    one_step = buffer_fixed_point(samples, GAMMA, exact)
     lam = buffer_lambda_fixed_point(model.replay_buffer, horizon, TD_LAMBDA, GAMMA, exact)
     path, reached = greedy_path(CLIFF.P, q_values, CLIFF.start, 50)
     start = CLIFF.start
