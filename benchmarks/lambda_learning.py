@@ -204,16 +204,28 @@ def best_other(variants: dict[str, list[dict[str, Any]]], score: Any) -> str | N
     return min(others, key=lambda variant: median(score(variants[variant]))) if others else None
 
 
-def targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
-    """:return: the target table's rows that the stored results can judge"""
-    rows = []
+def step_comparisons(
+    found: dict[str, dict[str, list[dict[str, Any]]]],
+) -> list[tuple[str, str, list[float], list[float], float, float, float]]:
+    """
+    :return: per env of :data:`STEP_TARGET_ENVS` with lambda and another variant run: the env, the better other
+        variant, lambda's and its steps to threshold per seed, and the difference of medians with its interval
+    """
+    comparisons = []
     for env_id in STEP_TARGET_ENVS:
         variants = found.get(env_id, {})
         best = best_other(variants, steps_or_budget)
         if best is None or not variants.get("lambda"):
             continue
         ours, theirs = steps_or_budget(variants["lambda"]), steps_or_budget(variants[best])
-        difference, low, high = difference_interval(ours, theirs, median)
+        comparisons.append((env_id, best, ours, theirs, *difference_interval(ours, theirs, median)))
+    return comparisons
+
+
+def targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """:return: the target table's rows that the stored results can judge"""
+    rows = []
+    for env_id, best, ours, theirs, difference, low, high in step_comparisons(found):
         rows.append(
             f"| {env_id}: fewer median steps to threshold than the best of one-step and n-step ({LABELS[best]}) "
             f"| {format_steps(median(ours))} vs {format_steps(median(theirs))} ({difference:+.0f} [{low:+.0f}, {high:+.0f}]) "
@@ -234,18 +246,12 @@ def targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
 
 def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     """:return: the report's opening: question, answer (from the records) and command"""
-    parts = []
-    for env_id in STEP_TARGET_ENVS:
-        variants = found.get(env_id, {})
-        best = best_other(variants, steps_or_budget)
-        if best is not None and variants.get("lambda"):
-            ours, theirs = steps_or_budget(variants["lambda"]), steps_or_budget(variants[best])
-            _, low, high = difference_interval(ours, theirs, median)
-            parts.append(
-                f"on {env_id} lambda reached the threshold after a median {format_steps(median(ours))} steps against "
-                f"{format_steps(median(theirs))} for {LABELS[best]} "
-                f"({verdict_of_interval(low, high, higher_is_better=False).replace('**', '')})"
-            )
+    parts = [
+        f"on {env_id} lambda reached the threshold after a median {format_steps(median(ours))} steps against "
+        f"{format_steps(median(theirs))} for {LABELS[best]} "
+        f"({verdict_of_interval(low, high, higher_is_better=False).replace('**', '')})"
+        for env_id, best, ours, theirs, _, low, high in step_comparisons(found)
+    ]
     cliff = found.get(CLIFF, {}).get("lambda", [])
     if cliff:
         parts.append(
