@@ -8,10 +8,13 @@ steps per second of ``learn`` and the bytes of a batch, in two settings.
 ``defaults``: CartPole-v1 with SARSA's defaults (batch 32, a 64 x 64 network, one gradient step every 4 env
 steps); ``mountaincar``: MountainCar-v0 with its ``hyperparams/sarsa.yml`` entry (batch 128, a 256 x 256
 network, 8 gradient steps every 16 env steps); each with ``learning_starts=1000`` and one torch thread, every
-kind with the setting's other values. Time per gradient step: ``--calls`` calls of ``train(gradient_steps=1)``
-on a buffer filled with 3,000 steps; steps per second: ``learn`` of ``--steps`` more steps (collection, updates
-and all); memory: the bytes of the tensors of one sampled batch (the buffer is the same for every kind). Each
-round runs every kind once, in a rotating order; the medians over rounds are stored in
+kind with the setting's other values. After 3,000 steps, each round runs every kind's ``learn`` for ``--steps`` more
+steps, in a rotating order: steps per second of the whole ``learn`` (collection, updates and all), and time per
+gradient step, the time spent in ``train`` over the gradient steps it made (so the target network is updated and
+new steps arrive at the setting's pace: what SARSA(lambda)'s kept bootstrap values save is measured as it occurs
+in training, :mod:`sb3_sarsa.bootstrap_cache`); memory: the bytes of the tensors of one sampled batch (the buffer
+is the same for every kind); and the share of SARSA(lambda)'s bootstrap values that the target network computed
+rather than kept, over the whole run. The medians over rounds are stored in
 ``benchmarks/lambda/cost_<setting>.json`` and the report (``docs/research/LAMBDA_COST.md``) gives them and
 their ratio to one-step SARSA, for every stored setting.
 """
@@ -77,24 +80,50 @@ def cost_path(setting: str) -> Any:
     return RESULTS / f"cost_{setting}.json"
 
 
-def measure(setting: str, rounds: int, calls: int, steps: int) -> dict[str, Any]:
+class TrainTimer:
+    """Times every ``train`` call of a model (wrapped in place) and counts its gradient steps."""
+
+    def __init__(self, model: SARSA) -> None:
+        self.seconds = 0.0
+        self.gradient_steps = 0
+        train = model.train
+
+        def timed(gradient_steps: int, batch_size: int = 100) -> None:
+            start = time.perf_counter()
+            train(gradient_steps, batch_size)
+            self.seconds += time.perf_counter() - start
+            self.gradient_steps += gradient_steps
+
+        model.train = timed  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.seconds, self.gradient_steps = 0.0, 0
+
+
+def computed_share(model: SARSA) -> float | None:
+    """:return: the share of SARSA(lambda)'s bootstrap values the target network computed (the rest were kept),
+    ``None`` without the cache"""
+    cache = model._bootstrap_cache
+    return None if cache is None or cache.looked_up == 0 else cache.computed / cache.looked_up
+
+
+def measure(setting: str, rounds: int, steps: int) -> dict[str, Any]:
     """:return: the setting's record: per kind, the medians over rounds (time per gradient step in us, env steps
-    per second) and the bytes of a batch"""
+    per second), the bytes of a batch and the share of bootstrap values computed in the last round"""
     models = {kind: make(setting, kwargs) for kind, kwargs in KINDS.items()}
+    timers = {kind: TrainTimer(model) for kind, model in models.items()}
     step_us: dict[str, list[float]] = {kind: [] for kind in KINDS}
     per_second: dict[str, list[float]] = {kind: [] for kind in KINDS}
     names = list(KINDS)
     for round_ in range(rounds):
         shift = round_ % len(names)
         for kind in names[shift:] + names[:shift]:
-            model = models[kind]
-            start = time.perf_counter()
-            for _ in range(calls):
-                model.train(gradient_steps=1, batch_size=model.batch_size)
-            step_us[kind].append((time.perf_counter() - start) / calls * 1e6)
+            model, timer = models[kind], timers[kind]
+            timer.reset()
             start = time.perf_counter()
             model.learn(steps, reset_num_timesteps=False)
             per_second[kind].append(steps / (time.perf_counter() - start))
+            step_us[kind].append(timer.seconds / timer.gradient_steps * 1e6)
     return {
         "setting": setting,
         "command": command_line("benchmarks.lambda_cost"),
@@ -103,7 +132,12 @@ def measure(setting: str, rounds: int, calls: int, steps: int) -> dict[str, Any]
         "machine": machine(),
         "versions": versions(),
         "measured": {
-            kind: [statistics.median(step_us[kind]), statistics.median(per_second[kind]), batch_bytes(models[kind])]
+            kind: [
+                statistics.median(step_us[kind]),
+                statistics.median(per_second[kind]),
+                batch_bytes(models[kind]),
+                computed_share(models[kind]),
+            ]
             for kind in names
         },
     }
@@ -113,14 +147,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lambda_cost", description=__doc__.split("\n\n")[0])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--steps", type=int, default=4000)
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     th.set_num_threads(1)
     if not args.report_only:
         for setting in args.settings:
-            write_result(cost_path(setting), measure(setting, args.rounds, args.calls, args.steps))
+            write_result(cost_path(setting), measure(setting, args.rounds, args.steps))
     records = [json.loads(cost_path(setting).read_text()) for setting in SETTINGS if cost_path(setting).exists()]
     text = report(records)
     REPORT.write_text(text)
@@ -169,13 +202,14 @@ def report(records: list[dict[str, Any]]) -> str:
             f"{record['rounds']} rounds. Machine: {record['machine']}. {record['versions']}.",
             "",
             "| kind | time per gradient step (us) | x one-step | env steps per second | x one-step | batch bytes "
-            "| x one-step |",
-            "|---|---|---|---|---|---|---|",
+            "| x one-step | bootstrap values computed |",
+            "|---|---|---|---|---|---|---|---|",
         ]
-        for kind, (step, speed, size) in measured.items():
+        for kind, (step, speed, size, *share) in measured.items():
+            computed = "-" if not share or share[0] is None else f"{share[0]:.1%}"
             lines.append(
                 f"| {kind} | {step:.0f} | {step / base[0]:.2f} | {speed:.0f} | {speed / base[1]:.2f} "
-                f"| {size:,.0f} | {size / base[2]:.1f} |"
+                f"| {size:,.0f} | {size / base[2]:.1f} | {computed} |"
             )
         lines.append("")
     lines += [

@@ -5,11 +5,14 @@ sampled batch (HER's relabelled rows included), or the lambda-return of sampled 
 
 from typing import Any, cast
 
+import numpy as np
 import torch as th
 
 from sb3_sarsa.behaviour import SarsaBehaviour
+from sb3_sarsa.bootstrap_cache import BootstrapCache
+from sb3_sarsa.buffers import SarsaReplayBuffer
 from sb3_sarsa.lambda_return import lambda_targets
-from sb3_sarsa.targets import expected_sarsa_target, next_action_agreement, sarsa_target
+from sb3_sarsa.targets import expected_sarsa_target, lambda_returns, next_action_agreement, sarsa_target
 
 
 class SarsaTargets(SarsaBehaviour):
@@ -19,6 +22,11 @@ class SarsaTargets(SarsaBehaviour):
     target_epsilon: float | None
     td_lambda: float
     lambda_horizon: int
+    #: SARSA(lambda)'s kept bootstrap values (not saved)
+    _bootstrap_cache: BootstrapCache | None = None
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "_bootstrap_cache"]
 
     @property
     def _target_policy_epsilon(self) -> float:
@@ -70,23 +78,70 @@ class SarsaTargets(SarsaBehaviour):
         :return: the SARSA(lambda) targets of ``batch_size`` sampled sequences (:mod:`sb3_sarsa.lambda_return`),
             with their first observations and actions
         """
-        sequences = self.replay_buffer.sample_sequences(  # type: ignore[union-attr]
-            batch_size, self.lambda_horizon, env=self._vec_normalize_env
+        buffer = cast(SarsaReplayBuffer, self.replay_buffer)
+        cache = self._usable_bootstrap_cache()
+        sequences = buffer.sample_sequences(
+            batch_size, self.lambda_horizon, env=self._vec_normalize_env, next_observations=cache is None
         )
         with th.no_grad():
-            if measure:  # the first step's s' of each sequence: rows 0, horizon, 2 * horizon, ...
-                first = self._online_q_values(sequences.next_observations[:: self.lambda_horizon])
+            if measure:  # the first step's s' of each sequence
+                first = self._online_q_values(
+                    buffer.next_observations_at(sequences.positions[:, 0], sequences.env_indices, self._vec_normalize_env)
+                )
                 agreement = next_action_agreement(first, sequences.next_actions[:, :1], sequences.terminations[:, :1])
                 if agreement is not None:
                     agreements.append(agreement)
-            target_q_values = lambda_targets(
-                sequences,
-                self.q_net_target,
-                self.gamma,
-                self.td_lambda,
-                self.target,
-                self._online_q_values,
-                self._target_policy_epsilon,
-                None if self._visits is None else self._visits.bootstrap_bonus,
-            )
+            if cache is None:
+                target_q_values = lambda_targets(
+                    sequences,
+                    self.q_net_target,
+                    self.gamma,
+                    self.td_lambda,
+                    self.target,
+                    self._online_q_values,
+                    self._target_policy_epsilon,
+                    None if self._visits is None else self._visits.bootstrap_bonus,
+                )
+            else:
+                next_actions = buffer.next_actions[..., 0]
+
+                def bootstrap(positions: np.ndarray, envs: np.ndarray) -> th.Tensor:
+                    actions = th.as_tensor(next_actions[positions, envs], device=self.device).long().reshape(-1, 1)
+                    q_values = self.q_net_target(buffer.next_observations_at(positions, envs))
+                    return th.gather(q_values, dim=1, index=actions).reshape(-1)
+
+                steps = np.arange(self.lambda_horizon)
+                needed = steps[None, :] < sequences.lengths.cpu().numpy().reshape(-1, 1)
+                values = cache.values(self._target_key(), sequences.positions, sequences.env_indices, needed, bootstrap)
+                target_q_values = lambda_returns(
+                    sequences.rewards,
+                    values.to(self.device),
+                    sequences.terminations,
+                    sequences.lengths,
+                    self.gamma,
+                    self.td_lambda,
+                )
         return target_q_values, sequences.observations, sequences.actions
+
+    def _usable_bootstrap_cache(self) -> BootstrapCache | None:
+        """
+        :return: the bootstrap cache, brought up to date with the buffer's writes, or ``None`` where a bootstrap
+            value changes at every step (Expected SARSA, ``VecNormalize``, ``optimism``)
+        """
+        if self.target != "sarsa" or self._vec_normalize_env is not None or self._visits is not None:
+            return None
+        buffer = cast(SarsaReplayBuffer, self.replay_buffer)
+        if self._bootstrap_cache is None or self._bootstrap_cache.buffer() is not buffer:  # a new or loaded buffer
+            self._bootstrap_cache = BootstrapCache(buffer)
+        self._bootstrap_cache.forget_writes()
+        return self._bootstrap_cache
+
+    def _target_key(self) -> tuple[int, ...]:
+        """
+        :return: what identifies the target network's weights: the network object, how many target updates
+            ``_on_step`` has made (one every ``target_update_interval // n_envs`` calls), and the version counters of
+            its tensors, which ``load_state_dict`` and other in-place writes outside ``polyak_update`` increase
+        """
+        interval = max(self.target_update_interval // self.n_envs, 1)
+        tensors = [*self.q_net_target.parameters(), *self.q_net_target.buffers()]
+        return (id(self.q_net_target), interval, self._n_calls // interval, sum(t._version for t in tensors))

@@ -32,17 +32,21 @@ class SarsaReplayBufferSamples(NamedTuple):
 class SarsaSequenceSamples(NamedTuple):
     """
     A batch of stored sequences for SARSA(lambda): the first step's ``s`` and ``a``, then, for each of
-    ``horizon`` steps, its reward, next observation (flattened to ``(batch_size * horizon, ...)``), stored next
-    action and termination flag, and the length of each sequence (steps past it belong to other episodes).
+    ``horizon`` steps, its reward, next observation (flattened to ``(batch_size * horizon, ...)``; ``None`` if
+    not asked for), stored next action and termination flag, the length of each sequence (steps past it belong
+    to other episodes), and where each step is stored: its buffer position, shape ``(batch_size, horizon)``,
+    and its env, shape ``(batch_size,)``.
     """
 
     observations: th.Tensor
     actions: th.Tensor
     rewards: th.Tensor
-    next_observations: th.Tensor
+    next_observations: th.Tensor | None
     next_actions: th.Tensor
     terminations: th.Tensor
     lengths: th.Tensor
+    positions: np.ndarray
+    env_indices: np.ndarray
 
 
 class DictSarsaReplayBufferSamples(NamedTuple):
@@ -188,6 +192,11 @@ class NextActionStorage:
         """
         self._store_next_action(next_action)
         super().add(obs, next_obs, action, reward, done, infos)  # type: ignore[misc]
+        self.n_added = self.added() + 1
+
+    def added(self) -> int:
+        """:return: how many steps :meth:`add` has stored in this buffer's life (one per call, for every env)"""
+        return getattr(self, "n_added", 0)  # buffers saved before the count existed start from 0
 
     def extend(self, *args: Any, next_action: np.ndarray | None = None, **kwargs: Any) -> None:
         """
@@ -310,7 +319,9 @@ class SarsaReplayBuffer(NextActionStorage, ReplayBuffer):
             return self.observations[(indices + 1) % self.buffer_size, env_indices]
         return self.next_observations[indices, env_indices]
 
-    def sample_sequences(self, batch_size: int, horizon: int, env: VecNormalize | None = None) -> SarsaSequenceSamples:
+    def sample_sequences(
+        self, batch_size: int, horizon: int, env: VecNormalize | None = None, next_observations: bool = True
+    ) -> SarsaSequenceSamples:
         """
         Sample ``batch_size`` sequences of at most ``horizon`` consecutive steps of one env each, for
         SARSA(lambda) (:func:`sb3_sarsa.targets.lambda_returns`). The first steps are drawn as :meth:`sample`
@@ -318,6 +329,9 @@ class SarsaReplayBuffer(NextActionStorage, ReplayBuffer):
         newest stored step (:func:`n_step_window`).
 
         :param horizon: the longest sequence
+        :param next_observations: whether to read the next observation of every step (``False``: a caller that
+            knows the bootstrap values already, :class:`sb3_sarsa.bootstrap_cache.BootstrapCache`, reads only
+            those it lacks with :meth:`next_observations_at`)
         :return: the sequences; rewards, terminations and next actions have shape ``(batch_size, horizon)``
         """
         if self.optimize_memory_usage and self.full:  # the oldest position's next observation is overwritten
@@ -329,16 +343,27 @@ class SarsaReplayBuffer(NextActionStorage, ReplayBuffer):
             self.dones, self.timeouts, batch_inds, env_indices, horizon, last_written=(self.pos - 1) % self.buffer_size
         )
         envs = env_indices[:, None]
-        next_obs = self._stored_next_observations(indices, envs).reshape((batch_size * horizon, *self.obs_shape))
         return SarsaSequenceSamples(
             observations=self.to_torch(self._normalize_obs(self.observations[batch_inds, env_indices], env)),  # type: ignore[arg-type]
             actions=self.to_torch(self.actions[batch_inds, env_indices]),
             rewards=self.to_torch(self._normalize_reward(self.rewards[indices, envs], env)),
-            next_observations=self.to_torch(self._normalize_obs(next_obs, env)),  # type: ignore[arg-type]
+            next_observations=self.next_observations_at(indices.reshape(-1), np.repeat(env_indices, horizon), env)
+            if next_observations
+            else None,
             next_actions=self.to_torch(self.next_actions[indices, envs, 0]),
             terminations=self.to_torch(self._terminations(indices, envs)),
             lengths=self.to_torch(lengths),
+            positions=indices,
+            env_indices=env_indices,
         )
+
+    def next_observations_at(self, indices: np.ndarray, env_indices: np.ndarray, env: VecNormalize | None = None) -> th.Tensor:
+        """
+        :param indices: buffer positions, shape ``(n,)``
+        :param env_indices: their envs, shape ``(n,)``
+        :return: the (normalized) next observation of each stored step, shape ``(n, *obs_shape)``
+        """
+        return self.to_torch(self._normalize_obs(self._stored_next_observations(indices, env_indices), env))  # type: ignore[arg-type]
 
 
 class DictSarsaReplayBuffer(NextActionStorage, DictReplayBuffer):

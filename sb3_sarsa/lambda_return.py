@@ -44,13 +44,16 @@ def lambda_targets(
     :return: targets, shape ``(batch_size, 1)``
     """
     batch_size, horizon = samples.rewards.shape
-    next_q = target_q_values(samples.next_observations)
+    next_observations = samples.next_observations
+    if next_observations is None:
+        raise ValueError("lambda_targets needs the next observations: sample the sequences with next_observations=True.")
+    next_q = target_q_values(next_observations)
     if bootstrap_bonus is not None:
-        next_q = next_q + bootstrap_bonus(samples.next_observations)
+        next_q = next_q + bootstrap_bonus(next_observations)
     if target == "expected":
         if policy_q_values is None:
             raise ValueError("target='expected' needs policy_q_values, the online network that defines the policy.")
-        values = expected_values(next_q, policy_q_values(samples.next_observations), epsilon)
+        values = expected_values(next_q, policy_q_values(next_observations), epsilon)
     else:
         values = th.gather(next_q, dim=1, index=samples.next_actions.reshape(-1, 1).long())
     return lambda_returns(

@@ -56,7 +56,7 @@ def check_optimism(optimism: tuple[float, float] | str | None, observation_space
         if optimism != "auto":
             raise ValueError(f"optimism must be 'auto', None or (action_scale, bootstrap_scale), got {optimism!r}.")
         return AUTO_SCALES if discrete else None
-    scales = tuple(optimism)
+    scales = tuple(optimism) if isinstance(optimism, (tuple, list)) else ()
     if len(scales) != 2 or any(
         isinstance(scale, bool) or not isinstance(scale, (int, float)) or not np.isfinite(scale) or scale < 0
         for scale in scales

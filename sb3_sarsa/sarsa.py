@@ -293,7 +293,8 @@ class SARSA(SarsaTargets, AtomicSaving):
 
     @staticmethod
     def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> VecEnv:
-        check_spaces(env.observation_space, env.action_space)
+        if hasattr(env, "observation_space") and hasattr(env, "action_space"):  # else SB3 names what env is not
+            check_spaces(env.observation_space, env.action_space)  # before SB3's wrappers, which fail on some spaces
         return DQN._wrap_env(env, verbose, monitor_wrapper)
 
     def _setup_model(self) -> None:

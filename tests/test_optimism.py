@@ -39,6 +39,7 @@ def test_check_optimism_resolves_auto_by_the_observation_space() -> None:
     [
         ("yes", "optimism must be 'auto', None or"),
         ((1.0,), "two numbers >= 0"),
+        (1.0, "two numbers >= 0"),
         ((1.0, -2.0), "two numbers >= 0"),
         ((True, 1.0), "two numbers >= 0"),
         ((1.0, float("nan")), "two numbers >= 0"),
