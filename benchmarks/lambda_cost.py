@@ -186,8 +186,10 @@ def report(records: list[dict[str, Any]]) -> str:
         "and `n_steps=3`?",
         f"**Answer.** At the default horizon (16; target: at most {STEP_TARGET}x one-step's time per gradient step): "
         + ("; ".join(answers) if answers else "(nothing measured)")
-        + ". The cost grows with the batch times the horizon and the network's width: the target network runs on "
-        "every step of every sequence.",
+        + ". SARSA's target keeps the bootstrap value of every stored step between target-network updates "
+        "(`sb3_sarsa.bootstrap_cache`), so the target network runs only on the few steps it has not valued since "
+        "the last update (the last column); Expected SARSA's bootstrap depends on the online network, which changes "
+        "at every step, so with `target='expected'` both networks run on every step of every sequence.",
         "**Command.** `python -m benchmarks.lambda_cost`.",
         "",
     ]
@@ -215,7 +217,8 @@ def report(records: list[dict[str, Any]]) -> str:
     lines += [
         "Memory: the replay buffer is the same for every kind (the sequences are read from the stored transitions);",
         "a batch of SARSA(lambda) holds `lambda_horizon` next observations, rewards, next actions and terminations",
-        "per row, and the target network runs on all of them (with `target='expected'`, the online network too).",
+        "per row (the batch bytes count them all; with SARSA's target, only the next observations of steps whose",
+        "value is not kept are read); the kept bootstrap values take 5 bytes per stored step and env.",
         "",
     ]
     return "\n".join(lines)
