@@ -282,7 +282,10 @@ def report(command: str) -> str:
         f"`td_lambda={TD_LAMBDA}` (the default `lambda_horizon`); lambda fixed before any run. Seeds 0-9. "
         "Intervals: 95% bootstrap of the difference of medians, lambda minus the better other variant; "
         "an interval that contains 0 is a tie. Steps per second come from runs that shared a 2-core machine with "
-        "one or two others: a rough measure; `python -m benchmarks.lambda_cost` measures the cost in one run.",
+        "one or two others: a rough measure; `python -m benchmarks.lambda_cost` measures the cost in one run. "
+        "The lambda runs of the cliff, MountainCar-v0 and LunarLander-v3 seeds 0-2 were made before SARSA(lambda) "
+        "kept its bootstrap values (`sb3_sarsa.bootstrap_cache`; the same targets up to float rounding): their "
+        "steps per second are those of a target network run on every step of every sequence.",
         "",
         "## Targets",
         "",
