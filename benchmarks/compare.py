@@ -14,7 +14,9 @@ hyperparameters plus ``n_steps=3`` (SB3's n-step returns), for the envs where ``
 3-step returns, to tell what the returns bring from what the SARSA target brings. ``sarsa-2x`` is
 SARSA with ``sarsa.yml`` for twice DQN's budget (its schedules stretched with it), the second budget
 reported where SARSA needs more steps than DQN; not run unless named in ``--algos``.
-``sarsa-4x`` is the same at four times DQN's budget (``benchmarks.tune``'s longer variants).
+``dqn-2x`` is DQN with ``dqn.yml`` at the same twice budget (its exploration fraction stretched with
+it), so that the second budget is judged against DQN at the same budget; ``sarsa-4x`` is SARSA at four
+times DQN's budget (``benchmarks.tune``'s longer variants).
 
 Runs are interleaved (seed 0 of every env and algorithm, then seed 1, ...), at most ``--jobs``
 (default 2) at once, each in its own process with one torch thread. Each run writes its result
@@ -71,11 +73,13 @@ FINAL_FIRST_SEED = 20_000
 FINAL_EPISODES = 100
 DISCUSSION = ROOT / "benchmarks" / "discussion.md"
 ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0", "LunarLander-v3")
-ALGOS = ("sarsa", "expected", "dqn", "sarsa-same", "dqn-n3", "sarsa-2x", "sarsa-4x")
+ALGOS = ("sarsa", "expected", "dqn", "sarsa-same", "dqn-n3", "sarsa-2x", "dqn-2x", "sarsa-4x")
+#: The rows that train SB3's DQN (the others train SARSA)
+DQN_ALGOS = ("dqn", "dqn-n3", "dqn-2x")
 #: What ``python -m benchmarks.compare`` runs without ``--algos``
 DEFAULT_ALGOS = ("sarsa", "expected", "dqn", "sarsa-same", "dqn-n3")
 #: Budget of an algorithm as a multiple of DQN's ``n_timesteps`` (1 unless named here)
-BUDGET_FACTORS = {"sarsa-2x": 2, "sarsa-4x": 4}
+BUDGET_FACTORS = {"sarsa-2x": 2, "dqn-2x": 2, "sarsa-4x": 4}
 THRESHOLDS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "MountainCar-v0": -110.0, "LunarLander-v3": 200.0}
 IQM_TARGETS = {"Acrobot-v1": -80.0, "MountainCar-v0": -110.0}
 #: Envs judged against DQN on the share of seeds whose final eval reaches the threshold, and on the
@@ -89,6 +93,7 @@ LABELS = {
     "sarsa-same": "SARSA (dqn.yml)",
     "dqn-n3": "DQN (dqn.yml, n_steps=3)",
     "sarsa-2x": "SARSA (sarsa.yml, 2x DQN's steps)",
+    "dqn-2x": "DQN (dqn.yml, 2x its steps)",
     "sarsa-4x": "SARSA (sarsa.yml, 4x DQN's steps)",
 }
 
@@ -110,7 +115,7 @@ def hyperparameters(env_id: str, algo: str) -> tuple[dict[str, Any], int]:
 
     dqn_kwargs, dqn_run = model_kwargs(env_id, dqn_config())
     budget = int(dqn_run["n_timesteps"]) * BUDGET_FACTORS.get(algo, 1)
-    if algo in ("dqn", "sarsa-same"):
+    if algo in ("dqn", "dqn-2x", "sarsa-same"):
         kwargs = dqn_kwargs
     elif algo == "dqn-n3":  # control: does DQN gain as much from sarsa.yml's n-step returns?
         kwargs = {**dqn_kwargs, "n_steps": 3}
@@ -127,7 +132,7 @@ def env_wrapper_spec(env_id: str, algo: str) -> Any:
     """
     from sb3_sarsa.hyperparameters import load_config, model_kwargs
 
-    config = dqn_config() if algo in ("dqn", "dqn-n3", "sarsa-same") else load_config()
+    config = dqn_config() if algo in (*DQN_ALGOS, "sarsa-same") else load_config()
     return model_kwargs(env_id, config)[1].get("env_wrapper")
 
 
@@ -255,7 +260,7 @@ def run_one(
                 self.curve.append((self.num_timesteps, float(np.mean(rewards))))
             return True
 
-    model_class = DQN if algo in ("dqn", "dqn-n3") else SARSA
+    model_class = DQN if algo in DQN_ALGOS else SARSA
     # without a wrapper SB3 makes the env from its id, as it always did here
     model = model_class("MlpPolicy", env_id if wrapper is None else make_env(env_id, wrapper), seed=seed, **kwargs)
     callback = Evaluate()
@@ -311,7 +316,7 @@ def reevaluate(results: pathlib.Path, models: pathlib.Path) -> None:
         if not saved.exists():
             continue
         result = json.loads(path.read_text())
-        model_class = DQN if result["algo"] in ("dqn", "dqn-n3") else SARSA
+        model_class = DQN if result["algo"] in DQN_ALGOS else SARSA
         model = model_class.load(saved, device="cpu")
         result["final"] = final_evaluation(model, result["env"], result["seed"], wrapper=result.get("env_wrapper"))
         write_result(path, result)
@@ -474,10 +479,13 @@ def targets(results: dict[str, dict[str, list[dict[str, Any]]]], judged: dict[st
                 verdict = verdict_of_interval(low, high, higher_is_better=False)
                 rows.append(row(env_id, f"{name} median steps to 475 <= DQN's", measured, verdict, len(sarsa)))
         else:
-            for algo, label in ((entry, name), ("sarsa-2x", "SARSA at 2x DQN's steps")):
+            # The second budget is judged against DQN at the same budget where that row exists.
+            longer = per_algo.get("dqn-2x") or dqn
+            second = "SARSA at 2x DQN's steps" + (" (DQN at 2x too)" if per_algo.get("dqn-2x") else "")
+            for algo, label, baseline in ((entry, name, dqn), ("sarsa-2x", second, longer)):
                 ours_runs = per_algo.get(algo, [])
                 if ours_runs:
-                    rows += return_targets(env_id, label, ours_runs, dqn)
+                    rows += return_targets(env_id, label, ours_runs, baseline)
         ratios = same_seed_ratios(per_algo.get("sarsa-same", []), dqn)
         if ratios is not None:
             seeds, speed, memory = ratios
@@ -488,8 +496,8 @@ def targets(results: dict[str, dict[str, list[dict[str, Any]]]], judged: dict[st
 
 def return_targets(env_id: str, name: str, sarsa: list[dict[str, Any]], dqn: list[dict[str, Any]]) -> list[str]:
     """
-    The return targets of an env other than CartPole-v1, for the runs ``sarsa`` against
-    DQN's at DQN's budget.
+    The return targets of an env other than CartPole-v1, for the runs ``sarsa`` against the DQN runs ``dqn``
+    (at DQN's budget, or at twice it for the second budget where ``dqn-2x`` ran).
 
     :param name: what the rows call the runs (``SARSA``, or SARSA at a second budget)
     """

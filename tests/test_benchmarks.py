@@ -111,6 +111,29 @@ def test_second_budget_is_sarsa_yml_for_twice_dqn_steps() -> None:
     sarsa_kwargs, budget = hyperparameters("MountainCar-v0", "sarsa")
     assert hyperparameters("MountainCar-v0", "sarsa-2x") == (sarsa_kwargs, 2 * budget)
     assert hyperparameters("MountainCar-v0", "sarsa-4x") == (sarsa_kwargs, 4 * budget)
+    dqn_kwargs, dqn_budget = hyperparameters("MountainCar-v0", "dqn")
+    assert hyperparameters("MountainCar-v0", "dqn-2x") == (dqn_kwargs, 2 * dqn_budget)
+
+
+def test_second_budget_is_judged_against_dqn_at_the_same_budget_where_it_ran() -> None:
+    def run(seed: int, final: float) -> dict:
+        return {"seed": seed, "final_eval_mean": final}
+
+    sarsa = [run(seed, 150.0) for seed in range(10)]
+    dqn = [run(seed, 190.0) for seed in range(10)]
+    longer = [run(seed, 230.0) for seed in range(10)]
+    dqn_longer = [run(seed, 240.0) for seed in range(10)]
+    rows = targets({"LunarLander-v3": {"sarsa": sarsa, "dqn": dqn, "sarsa-2x": longer, "dqn-2x": dqn_longer}})
+    second = [line for line in rows if "2x" in line]
+    # Against DQN at 2x (IQM 240, at or above 200), so the absolute row appears and the IQM row is a loss.
+    assert second == [
+        "| LunarLander-v3 | SARSA at 2x DQN's steps (DQN at 2x too) IQM >= DQN IQM | 230.0 vs 240.0 "
+        "(difference -10.0 [-10.0, -10.0]) | **no** |",
+        "| LunarLander-v3 | SARSA at 2x DQN's steps (DQN at 2x too) share of seeds with final eval >= 200 >= DQN's "
+        "| 10/10 vs 10/10 (difference +0.00 [+0.00, +0.00]) | tie |",
+        "| LunarLander-v3 | SARSA at 2x DQN's steps (DQN at 2x too) IQM >= 200 (DQN's IQM reaches it at this budget) "
+        "| 230.0 | yes |",
+    ]
 
 
 def test_lunarlander_targets_judge_iqm_seed_share_and_both_budgets() -> None:
