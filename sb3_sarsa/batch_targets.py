@@ -12,7 +12,7 @@ from sb3_sarsa.behaviour import SarsaBehaviour
 from sb3_sarsa.bootstrap_cache import BootstrapCache
 from sb3_sarsa.buffers import SarsaReplayBuffer
 from sb3_sarsa.lambda_return import lambda_targets
-from sb3_sarsa.targets import expected_sarsa_target, lambda_returns, next_action_agreement, sarsa_target
+from sb3_sarsa.targets import action_values, expected_sarsa_target, next_action_agreement, sarsa_target, sequence_mask
 
 
 class SarsaTargets(SarsaBehaviour):
@@ -85,42 +85,36 @@ class SarsaTargets(SarsaBehaviour):
         )
         with th.no_grad():
             if measure:  # the first step's s' of each sequence
-                first = self._online_q_values(
-                    buffer.next_observations_at(sequences.positions[:, 0], sequences.env_indices, self._vec_normalize_env)
-                )
+                if sequences.next_observations is None:
+                    first_next = buffer.next_observations_at(sequences.positions[:, 0], sequences.env_indices)
+                else:
+                    first_next = sequences.next_observations[:: self.lambda_horizon]
+                first = self._online_q_values(first_next)
                 agreement = next_action_agreement(first, sequences.next_actions[:, :1], sequences.terminations[:, :1])
                 if agreement is not None:
                     agreements.append(agreement)
-            if cache is None:
-                target_q_values = lambda_targets(
-                    sequences,
-                    self.q_net_target,
-                    self.gamma,
-                    self.td_lambda,
-                    self.target,
-                    self._online_q_values,
-                    self._target_policy_epsilon,
-                    None if self._visits is None else self._visits.bootstrap_bonus,
-                )
-            else:
+            next_values = None
+            if cache is not None:
                 next_actions = buffer.next_actions[..., 0]
 
                 def bootstrap(positions: np.ndarray, envs: np.ndarray) -> th.Tensor:
-                    actions = th.as_tensor(next_actions[positions, envs], device=self.device).long().reshape(-1, 1)
-                    q_values = self.q_net_target(buffer.next_observations_at(positions, envs))
-                    return th.gather(q_values, dim=1, index=actions).reshape(-1)
+                    actions = th.as_tensor(next_actions[positions, envs], device=self.device)
+                    return action_values(self.q_net_target(buffer.next_observations_at(positions, envs)), actions).reshape(-1)
 
-                steps = np.arange(self.lambda_horizon)
-                needed = steps[None, :] < sequences.lengths.cpu().numpy().reshape(-1, 1)
-                values = cache.values(self._target_key(), sequences.positions, sequences.env_indices, needed, bootstrap)
-                target_q_values = lambda_returns(
-                    sequences.rewards,
-                    values.to(self.device),
-                    sequences.terminations,
-                    sequences.lengths,
-                    self.gamma,
-                    self.td_lambda,
-                )
+                needed = sequence_mask(sequences.lengths, self.lambda_horizon).cpu().numpy()
+                kept = cache.values(self._target_key(), sequences.positions, sequences.env_indices, needed, bootstrap)
+                next_values = kept.to(self.device)
+            target_q_values = lambda_targets(
+                sequences,
+                self.q_net_target,
+                self.gamma,
+                self.td_lambda,
+                self.target,
+                self._online_q_values,
+                self._target_policy_epsilon,
+                None if self._visits is None else self._visits.bootstrap_bonus,
+                next_values=next_values,
+            )
         return target_q_values, sequences.observations, sequences.actions
 
     def _usable_bootstrap_cache(self) -> BootstrapCache | None:

@@ -34,7 +34,6 @@ class BootstrapCache:
 
     def __init__(self, buffer: NextActionStorage) -> None:
         self.buffer = weakref.ref(buffer)
-        self.buffer_size = buffer.buffer_size
         self.kept = np.zeros((buffer.buffer_size, buffer.n_envs), dtype=np.float32)
         self.valid = np.zeros((buffer.buffer_size, buffer.n_envs), dtype=bool)
         self.key: Hashable = None
@@ -48,13 +47,13 @@ class BootstrapCache:
         buffer = self.buffer()
         assert buffer is not None, "the cache's replay buffer is gone: make a new cache"
         added, pos = buffer.added(), buffer.pos
-        new = added - self.added
-        if new < 0 or new >= self.buffer_size - 1:  # every position rewritten (or a count that went back)
+        new, buffer_size = added - self.added, self.kept.shape[0]
+        if new < 0 or new >= buffer_size - 1:  # every position rewritten (or a count that went back)
             self.valid[:] = False
         elif new > 0:
             # The written positions, and the one before them: with optimize_memory_usage, a write at
             # position p also sets the next observation of p - 1.
-            self.valid[np.arange(pos - new - 1, pos) % self.buffer_size] = False
+            self.valid[np.arange(pos - new - 1, pos) % buffer_size] = False
         self.added = added
 
     def values(

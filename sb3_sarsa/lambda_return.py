@@ -16,24 +16,25 @@ from collections.abc import Callable
 import torch as th
 
 from sb3_sarsa.buffers import SarsaSequenceSamples
-from sb3_sarsa.targets import expected_values, lambda_returns
+from sb3_sarsa.targets import action_values, expected_values, lambda_returns
 
 
 def lambda_targets(
     samples: SarsaSequenceSamples,
-    target_q_values: Callable[[th.Tensor], th.Tensor],
+    target_q_values: Callable[[th.Tensor], th.Tensor] | None,
     gamma: float,
     td_lambda: float,
     target: str = "sarsa",
     policy_q_values: Callable[[th.Tensor], th.Tensor] | None = None,
     epsilon: float = 0.0,
     bootstrap_bonus: Callable[[th.Tensor], th.Tensor] | None = None,
+    next_values: th.Tensor | None = None,
 ) -> th.Tensor:
     """
     The SARSA(lambda) target of each sequence.
 
     :param samples: the sequences
-    :param target_q_values: the target network: Q-values of a batch of observations
+    :param target_q_values: the target network: Q-values of a batch of observations (``None`` with ``next_values``)
     :param gamma: discount factor
     :param td_lambda: lambda
     :param target: ``"sarsa"``: bootstrap from ``Q_target(s', a')`` with the stored ``a'``; ``"expected"``: from
@@ -41,7 +42,30 @@ def lambda_targets(
     :param policy_q_values: the online network (with ``target="expected"``)
     :param epsilon: the epsilon of ``pi`` (with ``target="expected"``)
     :param bootstrap_bonus: added to ``Q_target`` at every next state (fading optimism), if given
+    :param next_values: the bootstrap value of every step, shape ``(batch_size, horizon)``, where the caller has
+        them already (:class:`sb3_sarsa.bootstrap_cache.BootstrapCache`); else :func:`bootstrap_values` computes them
     :return: targets, shape ``(batch_size, 1)``
+    """
+    if next_values is None:
+        if target_q_values is None:
+            raise ValueError(
+                "lambda_targets needs the target network (target_q_values) or the bootstrap values (next_values)."
+            )
+        next_values = bootstrap_values(samples, target_q_values, target, policy_q_values, epsilon, bootstrap_bonus)
+    return lambda_returns(samples.rewards, next_values, samples.terminations, samples.lengths, gamma, td_lambda)
+
+
+def bootstrap_values(
+    samples: SarsaSequenceSamples,
+    target_q_values: Callable[[th.Tensor], th.Tensor],
+    target: str = "sarsa",
+    policy_q_values: Callable[[th.Tensor], th.Tensor] | None = None,
+    epsilon: float = 0.0,
+    bootstrap_bonus: Callable[[th.Tensor], th.Tensor] | None = None,
+) -> th.Tensor:
+    """
+    :param samples: the sequences, sampled with their next observations
+    :return: the value each step bootstraps from (parameters as :func:`lambda_targets`), shape ``(batch_size, horizon)``
     """
     batch_size, horizon = samples.rewards.shape
     next_observations = samples.next_observations
@@ -55,7 +79,5 @@ def lambda_targets(
             raise ValueError("target='expected' needs policy_q_values, the online network that defines the policy.")
         values = expected_values(next_q, policy_q_values(next_observations), epsilon)
     else:
-        values = th.gather(next_q, dim=1, index=samples.next_actions.reshape(-1, 1).long())
-    return lambda_returns(
-        samples.rewards, values.reshape(batch_size, horizon), samples.terminations, samples.lengths, gamma, td_lambda
-    )
+        values = action_values(next_q, samples.next_actions)
+    return values.reshape(batch_size, horizon)

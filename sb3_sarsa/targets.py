@@ -123,6 +123,15 @@ def relabelled_next_actions(next_actions: th.Tensor, relabelled: th.Tensor, poli
     return th.where(relabelled.bool(), policy_next_actions.long(), next_actions.long())
 
 
+def action_values(q_values: th.Tensor, actions: th.Tensor) -> th.Tensor:
+    """
+    :param q_values: Q-values, shape ``(batch_size, n_actions)``
+    :param actions: one action per row (any shape with ``batch_size`` elements), integer
+    :return: ``Q(s, a)`` of each row's action, shape ``(batch_size, 1)``
+    """
+    return th.gather(q_values, dim=1, index=actions.reshape(-1, 1).long())
+
+
 def sarsa_target(
     rewards: th.Tensor,
     dones: th.Tensor,
@@ -140,8 +149,7 @@ def sarsa_target(
     :param next_actions: the action ``a'`` executed at ``s'``, shape ``(batch_size, 1)``, integer
     :return: TD targets, shape ``(batch_size, 1)``
     """
-    next_q = th.gather(next_q_values, dim=1, index=next_actions.long())
-    return rewards + (1.0 - dones) * discounts * next_q
+    return rewards + (1.0 - dones) * discounts * action_values(next_q_values, next_actions)
 
 
 def expected_values(next_q_values: th.Tensor, policy_q_values: th.Tensor, epsilon: float) -> th.Tensor:
@@ -182,6 +190,15 @@ def expected_sarsa_target(
     return rewards + (1.0 - dones) * discounts * expected_values(next_q_values, policy_q_values, epsilon)
 
 
+def sequence_mask(lengths: th.Tensor, horizon: int) -> th.Tensor:
+    """
+    :param lengths: steps of each sequence, in ``[1, horizon]``, shape ``(batch_size,)``
+    :param horizon: the steps sampled per sequence
+    :return: ``True`` at the steps that belong to their sequence (step ``j < lengths[i]``), shape ``(batch_size, horizon)``
+    """
+    return th.arange(horizon, device=lengths.device) < lengths.reshape(-1, 1)
+
+
 def lambda_returns(
     rewards: th.Tensor,
     next_values: th.Tensor,
@@ -212,10 +229,10 @@ def lambda_returns(
     # Unrolled: G_0 = sum_{j <= k} w_j * (r_j + gamma * (1 - term_j) * u_j * V_j), with w_0 = 1,
     # w_{j+1} = w_j * gamma * lambda * (1 - term_j), u_j = 1 - lambda before the last step and 1 at it.
     steps = th.arange(rewards.shape[1], device=rewards.device)
-    last = lengths.reshape(-1, 1).long() - 1
     discounts = gamma * (1.0 - terminations)
-    weights = th.nn.functional.pad(td_lambda * discounts[:, :-1], (1, 0), value=1.0).cumprod(dim=1) * (steps <= last)
-    tails = th.where(steps == last, 1.0, 1.0 - td_lambda)
+    weights = th.nn.functional.pad(td_lambda * discounts[:, :-1], (1, 0), value=1.0).cumprod(dim=1)
+    weights = weights * sequence_mask(lengths.to(rewards.device), rewards.shape[1])
+    tails = th.where(steps == lengths.reshape(-1, 1).long() - 1, 1.0, 1.0 - td_lambda)
     return (weights * (rewards + discounts * tails * next_values)).sum(dim=1, keepdim=True)
 
 

@@ -12,8 +12,8 @@ import torch as th
 
 from sb3_sarsa import SARSA
 from sb3_sarsa.buffers import SarsaReplayBuffer
-from sb3_sarsa.lambda_return import lambda_targets
-from sb3_sarsa.targets import lambda_returns, sarsa_target
+from sb3_sarsa.lambda_return import bootstrap_values, lambda_targets
+from sb3_sarsa.targets import lambda_returns, sarsa_target, sequence_mask
 from tests.helpers import Recorder, recorded_vec_env
 
 GAMMA = 0.9
@@ -114,6 +114,30 @@ def test_sampled_sequences_give_the_lambda_return_of_the_executed_trajectory(td_
         if steps[0][end].terminated:
             discounted = sum(GAMMA ** (j - first) * steps[0][j].reward for j in range(first, end + 1))
             assert reference_return(steps[0], next_actions[0], first, horizon, 1.0) == pytest.approx(discounted)
+
+
+def test_sequence_mask_keeps_the_steps_of_each_sequence() -> None:
+    assert sequence_mask(th.tensor([3, 1, 4]), 4).tolist() == [
+        [True, True, True, False],
+        [True, False, False, False],
+        [True, True, True, True],
+    ]
+
+
+def test_given_bootstrap_values_take_the_place_of_the_target_network() -> None:
+    model, _ = collected(n_envs=2, total=60)
+    samples = cast(SarsaReplayBuffer, model.replay_buffer).sample_sequences(50, 3)
+    values = bootstrap_values(samples, fake_q)
+    assert values.shape == (50, 3)
+    computed = lambda_targets(samples, fake_q, GAMMA, 0.7)
+    assert th.equal(lambda_targets(samples, None, GAMMA, 0.7, next_values=values), computed)
+    # The given values are the ones used: one more at every step adds sum_j w_j * gamma * (1 - term_j) * u_j.
+    raised = lambda_targets(samples, fake_q, GAMMA, 0.7, next_values=values + 1.0)
+    zeros = th.zeros_like(samples.rewards)
+    shift = lambda_returns(zeros, th.ones_like(values), samples.terminations, samples.lengths, GAMMA, 0.7)
+    assert th.allclose(raised - computed, shift, atol=1e-3) and bool((shift > 0.5).any())
+    with pytest.raises(ValueError, match=r"target network \(target_q_values\) or the bootstrap values"):
+        lambda_targets(samples, None, GAMMA, 0.7)
 
 
 def test_the_default_is_the_one_step_target_and_the_values_are_saved(tmp_path: Any) -> None:
