@@ -133,9 +133,11 @@ class SarsaTargets(SarsaBehaviour):
     def _target_key(self) -> tuple[int, ...]:
         """
         :return: what identifies the target network's weights: the network object, how many target updates
-            ``_on_step`` has made (one every ``target_update_interval // n_envs`` calls), and the version counters of
-            its tensors, which ``load_state_dict`` and other in-place writes outside ``polyak_update`` increase
+            ``_on_step`` has made (one every ``target_update_interval // n_envs`` calls), the version counters of
+            its tensors, which ``load_state_dict`` and other in-place writes outside ``polyak_update`` increase,
+            and where their storage lies, which an assignment to ``param.data`` changes
         """
         interval = max(self.target_update_interval // self.n_envs, 1)
         tensors = [*self.q_net_target.parameters(), *self.q_net_target.buffers()]
-        return (id(self.q_net_target), interval, self._n_calls // interval, sum(t._version for t in tensors))
+        versions = sum(t._version for t in tensors)
+        return (id(self.q_net_target), interval, self._n_calls // interval, versions, *(t.data_ptr() for t in tensors))

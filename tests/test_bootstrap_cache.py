@@ -99,7 +99,12 @@ def test_a_step_written_from_outside_learn_and_a_loaded_target_network_are_not_s
     model.q_net_target.load_state_dict(other.q_net_target.state_dict())
     for _ in range(20):
         model.train(gradient_steps=1, batch_size=64)
-    assert CheckedCache.checked > 5_000
+    # A parameter's data replaced by another tensor (no in-place write: its version counter does not move)
+    for param in model.q_net_target.parameters():
+        param.data = param.data.clone() * 0.5 + 0.1
+    for _ in range(20):
+        model.train(gradient_steps=1, batch_size=64)
+    assert CheckedCache.checked > 7_000
 
 
 def test_the_cache_serves_only_sarsas_target_without_vecnormalize_or_optimism() -> None:
