@@ -480,9 +480,9 @@ def targets(results: dict[str, dict[str, list[dict[str, Any]]]], judged: dict[st
                 rows.append(row(env_id, f"{name} median steps to 475 <= DQN's", measured, verdict, len(sarsa)))
         else:
             # The second budget is judged against DQN at the same budget where that row exists.
-            longer = per_algo.get("dqn-2x") or dqn
-            second = "SARSA at 2x DQN's steps" + (" (DQN at 2x too)" if per_algo.get("dqn-2x") else "")
-            for algo, label, baseline in ((entry, name, dqn), ("sarsa-2x", second, longer)):
+            dqn_longer = per_algo.get("dqn-2x", [])
+            second = "SARSA at 2x DQN's steps" + (" (DQN at 2x too)" if dqn_longer else "")
+            for algo, label, baseline in ((entry, name, dqn), ("sarsa-2x", second, dqn_longer or dqn)):
                 ours_runs = per_algo.get(algo, [])
                 if ours_runs:
                     rows += return_targets(env_id, label, ours_runs, baseline)

@@ -86,7 +86,9 @@ class SarsaTargets(SarsaBehaviour):
         with th.no_grad():
             if measure:  # the first step's s' of each sequence
                 if sequences.next_observations is None:
-                    first_next = buffer.next_observations_at(sequences.positions[:, 0], sequences.env_indices)
+                    first_next = buffer.next_observations_at(
+                        sequences.positions[:, 0], sequences.env_indices, self._vec_normalize_env
+                    )
                 else:
                     first_next = sequences.next_observations[:: self.lambda_horizon]
                 first = self._online_q_values(first_next)

@@ -228,10 +228,11 @@ def lambda_returns(
     """
     # Unrolled: G_0 = sum_{j <= k} w_j * (r_j + gamma * (1 - term_j) * u_j * V_j), with w_0 = 1,
     # w_{j+1} = w_j * gamma * lambda * (1 - term_j), u_j = 1 - lambda before the last step and 1 at it.
+    lengths = lengths.to(rewards.device)
     steps = th.arange(rewards.shape[1], device=rewards.device)
     discounts = gamma * (1.0 - terminations)
     weights = th.nn.functional.pad(td_lambda * discounts[:, :-1], (1, 0), value=1.0).cumprod(dim=1)
-    weights = weights * sequence_mask(lengths.to(rewards.device), rewards.shape[1])
+    weights = weights * sequence_mask(lengths, rewards.shape[1])
     tails = th.where(steps == lengths.reshape(-1, 1).long() - 1, 1.0, 1.0 - td_lambda)
     return (weights * (rewards + discounts * tails * next_values)).sum(dim=1, keepdim=True)
 
