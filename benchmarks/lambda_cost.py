@@ -188,8 +188,9 @@ def report(records: list[dict[str, Any]]) -> str:
         + ("; ".join(answers) if answers else "(nothing measured)")
         + ". SARSA's target keeps the bootstrap value of every stored step between target-network updates "
         "(`sb3_sarsa.bootstrap_cache`), so the target network runs only on the few steps it has not valued since "
-        "the last update (the last column); Expected SARSA's bootstrap depends on the online network, which changes "
-        "at every step, so with `target='expected'` both networks run on every step of every sequence.",
+        "the last update (the last column); Expected SARSA's bootstrap also depends on the online network, which "
+        "changes at every step, so with `target='expected'` the target network's rows `Q_target(s', .)` are kept and "
+        "the online network runs on every step of every sequence.",
         "**Command.** `python -m benchmarks.lambda_cost`.",
         "",
     ]

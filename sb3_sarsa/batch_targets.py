@@ -10,8 +10,8 @@ import torch as th
 
 from sb3_sarsa.behaviour import SarsaBehaviour
 from sb3_sarsa.bootstrap_cache import BootstrapCache
-from sb3_sarsa.buffers import SarsaReplayBuffer
-from sb3_sarsa.lambda_return import lambda_targets
+from sb3_sarsa.buffers import SarsaReplayBuffer, SarsaSequenceSamples
+from sb3_sarsa.lambda_return import bootstrap_values, lambda_targets
 from sb3_sarsa.targets import action_values, expected_sarsa_target, next_action_agreement, sarsa_target, sequence_mask
 
 
@@ -80,8 +80,9 @@ class SarsaTargets(SarsaBehaviour):
         """
         buffer = cast(SarsaReplayBuffer, self.replay_buffer)
         cache = self._usable_bootstrap_cache()
+        expected = self.target == "expected"
         sequences = buffer.sample_sequences(
-            batch_size, self.lambda_horizon, env=self._vec_normalize_env, next_observations=cache is None
+            batch_size, self.lambda_horizon, env=self._vec_normalize_env, next_observations=cache is None or expected
         )
         with th.no_grad():
             if measure:  # the first step's s' of each sequence
@@ -97,15 +98,7 @@ class SarsaTargets(SarsaBehaviour):
                     agreements.append(agreement)
             next_values = None
             if cache is not None:
-                next_actions = buffer.next_actions[..., 0]
-
-                def bootstrap(positions: np.ndarray, envs: np.ndarray) -> th.Tensor:
-                    actions = th.as_tensor(next_actions[positions, envs], device=self.device)
-                    return action_values(self.q_net_target(buffer.next_observations_at(positions, envs)), actions).reshape(-1)
-
-                needed = sequence_mask(sequences.lengths, self.lambda_horizon).cpu().numpy()
-                kept = cache.values(self._target_key(), sequences.positions, sequences.env_indices, needed, bootstrap)
-                next_values = kept.to(self.device)
+                next_values = self._kept_bootstrap_values(cache, sequences)
             target_q_values = lambda_targets(
                 sequences,
                 self.q_net_target,
@@ -119,18 +112,50 @@ class SarsaTargets(SarsaBehaviour):
             )
         return target_q_values, sequences.observations, sequences.actions
 
+    def _kept_bootstrap_values(self, cache: BootstrapCache, sequences: SarsaSequenceSamples) -> th.Tensor:
+        """
+        :return: the bootstrap value of every step of the sequences, shape ``(batch_size, horizon)``, from the
+            target network's kept values: ``Q_target(s', a')``, or with Expected SARSA the kept rows
+            ``Q_target(s', .)`` averaged under the epsilon-greedy policy of the online network
+        """
+        buffer = cast(SarsaReplayBuffer, self.replay_buffer)
+        expected = self.target == "expected"
+        next_actions = buffer.next_actions[..., 0]
+
+        def compute(positions: np.ndarray, envs: np.ndarray) -> th.Tensor:
+            q_values = self.q_net_target(buffer.next_observations_at(positions, envs))
+            if expected:
+                return q_values
+            return action_values(q_values, th.as_tensor(next_actions[positions, envs], device=self.device)).reshape(-1)
+
+        needed = sequence_mask(sequences.lengths, self.lambda_horizon).cpu().numpy()
+        kept = cache.values(self._target_key(), sequences.positions, sequences.env_indices, needed, compute).to(self.device)
+        if not expected:
+            return kept
+        return bootstrap_values(
+            sequences,
+            self.q_net_target,
+            self.target,
+            self._online_q_values,
+            self._target_policy_epsilon,
+            next_q_values=kept.reshape(-1, kept.shape[-1]),
+        )
+
     def _usable_bootstrap_cache(self) -> BootstrapCache | None:
         """
         :return: the bootstrap cache, brought up to date with the buffer's writes, or ``None`` where a bootstrap
-            value changes at every step (Expected SARSA, ``VecNormalize``, ``optimism``)
+            value changes at every step (``VecNormalize``, ``optimism``)
         """
-        if self.target != "sarsa" or self._vec_normalize_env is not None or self._visits is not None:
+        if self._vec_normalize_env is not None or self._visits is not None:
             return None
         buffer = cast(SarsaReplayBuffer, self.replay_buffer)
-        if self._bootstrap_cache is None or self._bootstrap_cache.buffer() is not buffer:  # a new or loaded buffer
-            self._bootstrap_cache = BootstrapCache(buffer)
-        self._bootstrap_cache.forget_writes()
-        return self._bootstrap_cache
+        value_shape = (int(self.action_space.n),) if self.target == "expected" else ()  # type: ignore[attr-defined]
+        cache = self._bootstrap_cache
+        # A new or loaded buffer, or a target that keeps values of another shape
+        if cache is None or cache.buffer() is not buffer or cache.value_shape != value_shape:
+            cache = self._bootstrap_cache = BootstrapCache(buffer, value_shape)
+        cache.forget_writes()
+        return cache
 
     def _target_key(self) -> tuple[int, ...]:
         """

@@ -9,10 +9,14 @@ the value of every stored step it has computed, and computes only the steps it l
 the target network on the rows that are new since the last target update instead of on all of them. The targets
 are the same as without it (up to float rounding: a matrix product of fewer rows may round differently).
 
+Expected SARSA's bootstrap ``sum_a pi(a|s') Q_target(s', a)`` also depends on the online network, whose greedy
+action changes at every gradient step: there the cache keeps the row ``Q_target(s', .)`` of every stored step,
+and only the online network runs on every step of every sequence.
+
 A kept value is dropped when its step is overwritten (:meth:`sb3_sarsa.buffers.NextActionStorage.added` counts
 the writes) and all are dropped when the target network's key changes (:meth:`BootstrapCache.values`). Values
-that also depend on the online network, on observation statistics or on visit counts (Expected SARSA's
-target, ``VecNormalize``, ``optimism``) change at every step: for those, SARSA does not use the cache.
+that also depend on observation statistics or on visit counts (``VecNormalize``, ``optimism``) change at every
+step: for those, SARSA does not use the cache.
 """
 
 import weakref
@@ -26,15 +30,17 @@ from sb3_sarsa.buffers import NextActionStorage
 
 class BootstrapCache:
     """
-    ``Q_target(s', a')`` of the steps stored in one replay buffer, per position and env, valid while the key and
-    the step stay.
+    ``Q_target(s', a')`` (or the row ``Q_target(s', .)``) of the steps stored in one replay buffer, per position
+    and env, valid while the key and the step stay.
 
     :param buffer: the replay buffer (held by a weak reference: a buffer that replaces it needs a new cache)
+    :param value_shape: the shape of one step's value: ``()`` for ``Q_target(s', a')``, ``(n_actions,)`` for the row
     """
 
-    def __init__(self, buffer: NextActionStorage) -> None:
+    def __init__(self, buffer: NextActionStorage, value_shape: tuple[int, ...] = ()) -> None:
         self.buffer = weakref.ref(buffer)
-        self.kept = np.zeros((buffer.buffer_size, buffer.n_envs), dtype=np.float32)
+        self.value_shape = value_shape
+        self.kept = np.zeros((buffer.buffer_size, buffer.n_envs, *value_shape), dtype=np.float32)
         self.valid = np.zeros((buffer.buffer_size, buffer.n_envs), dtype=bool)
         self.key: Hashable = None
         self.added = buffer.added()
@@ -71,8 +77,8 @@ class BootstrapCache:
         :param env_indices: the env of each row, shape ``(batch_size,)``
         :param needed: which steps the caller reads, shape ``(batch_size, horizon)``; the others are left as kept
             (finite, but possibly stale or of another episode: weigh them by 0)
-        :param compute: ``(positions, envs) -> values`` of the steps that are not kept, shape ``(n,)``
-        :return: the values, shape ``(batch_size, horizon)``
+        :param compute: ``(positions, envs) -> values`` of the steps that are not kept, shape ``(n, *value_shape)``
+        :return: the values, shape ``(batch_size, horizon, *value_shape)``
         """
         if key != self.key:
             self.valid[:] = False

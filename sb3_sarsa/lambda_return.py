@@ -62,16 +62,20 @@ def bootstrap_values(
     policy_q_values: Callable[[th.Tensor], th.Tensor] | None = None,
     epsilon: float = 0.0,
     bootstrap_bonus: Callable[[th.Tensor], th.Tensor] | None = None,
+    next_q_values: th.Tensor | None = None,
 ) -> th.Tensor:
     """
     :param samples: the sequences, sampled with their next observations
-    :return: the value each step bootstraps from (parameters as :func:`lambda_targets`), shape ``(batch_size, horizon)``
+    :param next_q_values: ``Q_target`` at every step's next observation, shape ``(batch_size * horizon, n_actions)``,
+        where the caller has them already (then ``target_q_values`` is not called)
+    :return: the value each step bootstraps from (other parameters as :func:`lambda_targets`), shape
+        ``(batch_size, horizon)``
     """
     batch_size, horizon = samples.rewards.shape
     next_observations = samples.next_observations
     if next_observations is None:
         raise ValueError("lambda_targets needs the next observations: sample the sequences with next_observations=True.")
-    next_q = target_q_values(next_observations)
+    next_q = target_q_values(next_observations) if next_q_values is None else next_q_values
     if bootstrap_bonus is not None:
         next_q = next_q + bootstrap_bonus(next_observations)
     if target == "expected":

@@ -1,7 +1,8 @@
 """
 SARSA(lambda)'s kept bootstrap values: every value a target uses equals the target network's value of the stored
-step at that moment, through target updates, buffer wrap-around, several envs, the memory-optimized buffer and
-writes from outside ``learn``; the cache is used only where that holds, and is never saved.
+step at that moment (with Expected SARSA, its row of values), through target updates, buffer wrap-around, several
+envs, the memory-optimized buffer and writes from outside ``learn``; the cache is used only where that holds, and is
+never saved.
 """
 
 import zipfile
@@ -15,14 +16,17 @@ import torch as th
 from sb3_sarsa import SARSA
 from sb3_sarsa.bootstrap_cache import BootstrapCache
 from sb3_sarsa.buffers import SarsaReplayBuffer
+from sb3_sarsa.lambda_return import lambda_targets
 
 
 def fresh_values(model: SARSA, positions: np.ndarray, envs: np.ndarray) -> np.ndarray:
-    """``Q_target(s', a')`` of stored steps, computed now from the buffer."""
+    """``Q_target(s', a')`` of stored steps (Expected SARSA: the rows ``Q_target(s', .)``), computed now from the buffer."""
     buffer = cast(SarsaReplayBuffer, model.replay_buffer)
     with th.no_grad():
-        q_values = model.q_net_target(buffer.next_observations_at(positions, envs))
-    return q_values.numpy()[np.arange(len(positions)), buffer.next_actions[positions, envs, 0].astype(int)]
+        q_values = model.q_net_target(buffer.next_observations_at(positions, envs)).numpy()
+    if model.target == "expected":
+        return q_values
+    return q_values[np.arange(len(positions)), buffer.next_actions[positions, envs, 0].astype(int)]
 
 
 class CheckedCache(BootstrapCache):
@@ -41,8 +45,8 @@ class CheckedCache(BootstrapCache):
 
 
 def checked_model(monkeypatch: pytest.MonkeyPatch, env: Any = "CartPole-v1", **kwargs: Any) -> SARSA:
-    def make(buffer: Any) -> CheckedCache:
-        cache = CheckedCache(buffer)
+    def make(buffer: Any, value_shape: tuple[int, ...] = ()) -> CheckedCache:
+        cache = CheckedCache(buffer, value_shape)
         cache.model = model
         return cache
 
@@ -59,8 +63,9 @@ def checked_model(monkeypatch: pytest.MonkeyPatch, env: Any = "CartPole-v1", **k
         dict(buffer_size=300, target_update_interval=40),
         dict(buffer_size=300, target_update_interval=40, tau=0.5, n_envs=2),
         dict(buffer_size=300, target_update_interval=40, optimize_memory_usage=True),
+        dict(buffer_size=300, target_update_interval=40, target="expected"),
     ],
-    ids=["one-env", "two-envs-soft-updates", "memory-optimized"],
+    ids=["one-env", "two-envs-soft-updates", "memory-optimized", "expected-rows"],
 )
 def test_every_kept_value_is_the_target_networks_value_of_the_stored_step(
     monkeypatch: pytest.MonkeyPatch, kwargs: dict[str, Any]
@@ -107,13 +112,40 @@ def test_a_step_written_from_outside_learn_and_a_loaded_target_network_are_not_s
     assert CheckedCache.checked > 7_000
 
 
-def test_the_cache_serves_only_sarsas_target_without_vecnormalize_or_optimism() -> None:
+def test_expected_sarsas_targets_from_kept_rows_equal_the_uncached_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: dict[str, Any] = dict(td_lambda=0.8, lambda_horizon=6, learning_starts=100, train_freq=1, buffer_size=300)
+    model = SARSA("MlpPolicy", "CartPole-v1", target="expected", target_update_interval=40, seed=0, **settings)
+    model.learn(600)
+    buffer = cast(SarsaReplayBuffer, model.replay_buffer)
+    sampled: list[Any] = []
+    sample_sequences = buffer.sample_sequences
+
+    def sample(*args: Any, **kwargs: Any) -> Any:
+        sampled.append(sample_sequences(*args, **kwargs))
+        return sampled[-1]
+
+    monkeypatch.setattr(buffer, "sample_sequences", sample)
+    cache = model._bootstrap_cache
+    assert cache is not None and cache.value_shape == (2,)
+    looked_up, computed = cache.looked_up, cache.computed
+    for epsilon in (0.0, 0.3, 1.0):  # the kept rows serve any epsilon: the policy is applied after the cache
+        model.exploration_rate = epsilon
+        targets, _, _ = model._lambda_batch(64, False, [])
+        with th.no_grad():
+            uncached = lambda_targets(
+                sampled[-1], model.q_net_target, model.gamma, 0.8, "expected", model._online_q_values, epsilon
+            )
+        th.testing.assert_close(targets, uncached, rtol=1e-5, atol=1e-5)
+    assert cache.computed - computed < (cache.looked_up - looked_up) / 2  # the rows were mostly kept
+
+
+def test_the_cache_serves_both_targets_without_vecnormalize_or_optimism() -> None:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
     kinds: dict[str, tuple[dict[str, Any], Any, bool]] = {
         "sarsa": (dict(), "CartPole-v1", True),
-        "expected": (dict(target="expected"), "CartPole-v1", False),
+        "expected": (dict(target="expected"), "CartPole-v1", True),
         "vecnormalize": (dict(), VecNormalize(make_vec_env("CartPole-v1", n_envs=1, seed=0)), False),
         "optimism": (dict(optimism=(1.0, 1.0)), "FrozenLake-v1", False),
     }
