@@ -258,7 +258,13 @@ def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
             f"on the cliff its median value error is {median([run['value_error'] for run in cliff]):.2f} and its greedy "
             f"path safe on {sum(run['path_kind'] == 'safe' for run in cliff)} of {len(cliff)} seeds"
         )
-    missing = [env_id for env_id in ENVS if not found.get(env_id)]
+    missing = []
+    for env_id in ENVS:
+        absent = [LABELS[variant] for variant in VARIANTS if not found.get(env_id, {}).get(variant)]
+        if len(absent) == len(VARIANTS):
+            missing.append(env_id)
+        elif absent:
+            missing.append(f"{env_id} {' and '.join(absent)}")
     answer = "; ".join(parts) if parts else "nothing measured yet"
     if missing:
         answer += f" (not run yet: {', '.join(missing)})"

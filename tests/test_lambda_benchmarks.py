@@ -93,6 +93,17 @@ def test_lambda_is_judged_against_the_better_of_one_step_and_n_step() -> None:
     assert "| lambda 0.8 | 4 | 20000 | 4/4 |" in table and "| one-step | 4 | 60000 | 4/4 |" in table
 
 
+def test_the_answer_names_what_has_not_run_yet() -> None:
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {
+        "Acrobot-v1": {"one-step": [gym_run("one-step", 0, 20_000)], "n3": [gym_run("n3", 0, 20_000)]},
+        "LunarLander-v3": {"lambda": [gym_run("lambda", 0, 20_000)]},
+    }
+    answer = lambda_learning.summary(found)[1]
+    assert answer.endswith(
+        "(not run yet: CliffWalking-v1, MountainCar-v0, LunarLander-v3 one-step and `n_steps=3`, Acrobot-v1 lambda 0.8)."
+    )
+
+
 def test_the_cliff_targets_read_the_value_error_and_the_paths() -> None:
     runs = [cliff_run(seed, "safe" if seed < 8 else "edge", 0.2 * seed, [-100.0] * 3 + [-20.0] * 60) for seed in range(10)]
     rows = lambda_learning.targets({lambda_learning.CLIFF: {"lambda": runs}})
