@@ -19,10 +19,11 @@ Sarsa(lambda)); nothing here was tuned on these seeds.
   the value error (the mean of ``|max_a Q(s) - exact|`` over the exact epsilon-greedy policy's path,
   ``benchmarks.robustness.value_error``) and the greedy path's kind.
 
-Seeds 0-9. Runs are interleaved (seed 0 of every env and variant, then seed 1, ...), at most ``--jobs`` at
-once, each in its own process with one torch thread; each writes
-``benchmarks/lambda/<env>/<variant>_seed<k>.json`` when it ends and is skipped when that file exists, so the
-command resumes where it stopped. The report (``docs/research/LAMBDA.md``) aggregates whatever results exist.
+Seeds 0 to ``--seeds`` - 1 (10 unless given; the report's tables name the seeds each variant has). Runs are
+interleaved (seed 0 of every env and variant, then seed 1, ...), at most ``--jobs`` at once, each in its own
+process with one torch thread; each writes ``benchmarks/lambda/<env>/<variant>_seed<k>.json`` when it ends and
+is skipped when that file exists, so the command resumes where it stopped. The report
+(``docs/research/LAMBDA.md``) aggregates whatever results exist.
 """
 
 import argparse
@@ -148,6 +149,24 @@ def load_results() -> dict[str, dict[str, list[dict[str, Any]]]]:
     return found
 
 
+def seed_span(runs: list[dict[str, Any]]) -> str:
+    """:return: the seeds of ``runs``, as ``0-19`` when they run without a gap, else listed"""
+    seeds = sorted(run["seed"] for run in runs)
+    if seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+    return ", ".join(str(seed) for seed in seeds)
+
+
+def commands_for(found: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
+    """:return: the command that makes the stored results, with one more per env that has more than 10 seeds"""
+    commands = ["`python -m benchmarks.lambda_learning --seeds 10 --jobs 2`"]
+    for env_id in ENVS:
+        most = max((len(runs) for runs in found.get(env_id, {}).values()), default=0)
+        if most > 10:
+            commands.append(f"`python -m benchmarks.lambda_learning --envs {env_id} --seeds {most} --jobs 2`")
+    return ", then ".join(commands)
+
+
 def episodes_or_all(runs: list[dict[str, Any]]) -> list[float]:
     """:return: per cliff run, :func:`episodes_to_level`, or its number of episodes + 1 if it ends below the level"""
     found = [episodes_to_level(run["episode_returns"]) for run in runs]
@@ -168,7 +187,7 @@ def gym_table(env_id: str, variants: dict[str, list[dict[str, Any]]]) -> list[st
         budget = runs[0]["budget"]
         finals = [run["final"]["mean"] for run in runs]
         lines.append(
-            f"| {LABELS[variant]} | {len(runs)} | {format_steps(median(steps)) if median(steps) <= budget else 'never'} "
+            f"| {LABELS[variant]} | {seed_span(runs)} | {format_steps(median(steps)) if median(steps) <= budget else 'never'} "
             f"| {sum(step <= budget for step in steps)}/{len(runs)} | {iqm(finals):.1f} | {median(finals):.1f} "
             f"| {median([run['steps_per_second'] for run in runs]):.0f} |"
         )
@@ -190,7 +209,7 @@ def cliff_table(variants: dict[str, list[dict[str, Any]]]) -> list[str]:
         errors = [run["value_error"] for run in runs]
         never = sum(episodes_to_level(run["episode_returns"]) is None for run in runs)
         lines.append(
-            f"| {LABELS[variant]} | {len(runs)} | {median(episodes):.0f}{f' ({never} never)' if never else ''} "
+            f"| {LABELS[variant]} | {seed_span(runs)} | {median(episodes):.0f}{f' ({never} never)' if never else ''} "
             f"| {median(errors):.2f} | {sum(error <= CLIFF_VALUE_ERROR_TARGET for error in errors)}/{len(runs)} "
             f"| {kinds.count('safe')} / {kinds.count('edge')} / {kinds.count('no goal')} "
             f"| {median([run['online_last'] for run in runs]):.1f} |"
@@ -271,7 +290,7 @@ def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     return [
         "**Question.** Does SARSA(lambda) learn faster than one-step and n-step SARSA with the same other values?",
         f"**Answer.** {answer[0].upper()}{answer[1:]}.",
-        "**Command.** `python -m benchmarks.lambda_learning --seeds 10 --jobs 2`.",
+        f"**Command.** {commands_for(found)}.",
     ]
 
 
@@ -285,7 +304,8 @@ def report(command: str) -> str:
         f"Written by `{command}`, {datetime.date.today().isoformat()}. {produced_by(RESULTS)}",
         "",
         f"Each env's `hyperparams/sarsa.yml` entry in three variants: `n_steps=1`, `n_steps=3`, and `n_steps=1` with "
-        f"`td_lambda={TD_LAMBDA}` (the default `lambda_horizon`); lambda fixed before any run. Seeds 0-9. "
+        f"`td_lambda={TD_LAMBDA}` (the default `lambda_horizon`); lambda fixed before any run. "
+        "The seeds column names each variant's seeds. "
         "Intervals: 95% bootstrap of the difference of medians, lambda minus the better other variant; "
         "an interval that contains 0 is a tie. Steps per second come from runs that shared a 2-core machine with "
         "one or two others: a rough measure; `python -m benchmarks.lambda_cost` measures the cost in one run. "

@@ -90,7 +90,20 @@ def test_lambda_is_judged_against_the_better_of_one_step_and_n_step() -> None:
     found["MountainCar-v0"]["lambda"] = [gym_run("lambda", seed, 20_000) for seed in range(4)]
     assert lambda_learning.targets(found)[0].endswith("| yes (4 and 4 seeds) |")
     table = "\n".join(lambda_learning.gym_table("MountainCar-v0", found["MountainCar-v0"]))
-    assert "| lambda 0.8 | 4 | 20000 | 4/4 |" in table and "| one-step | 4 | 60000 | 4/4 |" in table
+    assert "| lambda 0.8 | 0-3 | 20000 | 4/4 |" in table and "| one-step | 0-3 | 60000 | 4/4 |" in table
+
+
+def test_the_report_names_the_seeds_and_the_command_of_an_env_with_more() -> None:
+    assert lambda_learning.seed_span([gym_run("n3", seed, 1) for seed in (2, 0, 1)]) == "0-2"
+    assert lambda_learning.seed_span([gym_run("n3", seed, 1) for seed in (0, 1, 5)]) == "0, 1, 5"
+    assert lambda_learning.seed_span([gym_run("n3", 7, 1)]) == "7"
+    ten = {"n3": [gym_run("n3", seed, 1) for seed in range(10)]}
+    base = "`python -m benchmarks.lambda_learning --seeds 10 --jobs 2`"
+    assert lambda_learning.commands_for({"MountainCar-v0": ten}) == base
+    twenty = {"lambda": [gym_run("lambda", seed, 1) for seed in range(20)], **ten}
+    assert lambda_learning.commands_for({"MountainCar-v0": ten, "LunarLander-v3": twenty}) == (
+        f"{base}, then `python -m benchmarks.lambda_learning --envs LunarLander-v3 --seeds 20 --jobs 2`"
+    )
 
 
 def test_the_answer_names_what_has_not_run_yet() -> None:
@@ -110,7 +123,7 @@ def test_the_cliff_targets_read_the_value_error_and_the_paths() -> None:
     assert rows[0] == "| CliffWalking-v1: median value error <= 0.5 | 0.90 | **no** (10 seeds) |"
     assert rows[1] == "| CliffWalking-v1: safe path on >= 9 of 10 seeds | 8/10 | **no** |"
     table = "\n".join(lambda_learning.cliff_table({"lambda": runs}))
-    assert "| lambda 0.8 | 10 | 24 | 0.90 | 3/10 | 8 / 2 / 0 | -20.0 |" in table
+    assert "| lambda 0.8 | 0-9 | 24 | 0.90 | 3/10 | 8 / 2 / 0 | -20.0 |" in table
 
 
 def test_the_cost_report_judges_the_default_horizon_against_the_target() -> None:
