@@ -225,13 +225,15 @@ def best_other(variants: dict[str, list[dict[str, Any]]], score: Any) -> str | N
 
 def step_comparisons(
     found: dict[str, dict[str, list[dict[str, Any]]]],
+    envs: tuple[str, ...] = STEP_TARGET_ENVS,
 ) -> list[tuple[str, str, list[float], list[float], float, float, float]]:
     """
-    :return: per env of :data:`STEP_TARGET_ENVS` with lambda and another variant run: the env, the better other
-        variant, lambda's and its steps to threshold per seed, and the difference of medians with its interval
+    :param envs: the envs to compare on (those with a target, unless given)
+    :return: per env of ``envs`` with lambda and another variant run: the env, the better other variant, lambda's
+        and its steps to threshold per seed, and the difference of medians with its interval
     """
     comparisons = []
-    for env_id in STEP_TARGET_ENVS:
+    for env_id in envs:
         variants = found.get(env_id, {})
         best = best_other(variants, steps_or_budget)
         if best is None or not variants.get("lambda"):
@@ -270,6 +272,13 @@ def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
         f"{format_steps(median(theirs))} for {LABELS[best]} "
         f"({verdict_of_interval(low, high, higher_is_better=False).replace('**', '')})"
         for env_id, best, ours, theirs, _, low, high in step_comparisons(found)
+    ]
+    untargeted = tuple(env_id for env_id in ENVS if env_id not in STEP_TARGET_ENVS and env_id != CLIFF)
+    parts += [
+        f"on {env_id} (no target) a median {format_steps(median(ours))} steps against {format_steps(median(theirs))} "
+        f"for {LABELS[best]} ({verdict_of_interval(low, high, higher_is_better=False).replace('**', '')}, "
+        f"[{low:+.0f}, {high:+.0f}])"
+        for env_id, best, ours, theirs, _, low, high in step_comparisons(found, untargeted)
     ]
     cliff = found.get(CLIFF, {}).get("lambda", [])
     if cliff:

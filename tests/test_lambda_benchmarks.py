@@ -179,3 +179,14 @@ def test_the_buffers_lambda_fixed_point_at_lambda_0_is_the_one_step_one() -> Non
     np.testing.assert_allclose(buffer_lambda_fixed_point(model.replay_buffer, 4, 0.0, 0.9, unseen), one_step, atol=1e-4)
     longer = buffer_lambda_fixed_point(model.replay_buffer, 4, 0.5, 0.9, unseen)
     assert np.isfinite(longer).all() and np.abs(longer - one_step).max() > 1e-3  # the sequences do enter
+
+
+def test_an_env_without_a_step_target_is_compared_in_the_answer_only() -> None:
+    acrobot = {
+        variant: [{**gym_run(variant, seed, steps), "env": "Acrobot-v1"} for seed in range(4)]
+        for variant, steps in (("one-step", 30_000), ("n3", 20_000), ("lambda", 10_000))
+    }
+    found = {"Acrobot-v1": acrobot}
+    assert lambda_learning.targets(found) == []
+    answer = lambda_learning.summary(found)[1]
+    assert "On Acrobot-v1 (no target) a median 10000 steps against 20000 for `n_steps=3` (yes, [-10000, -10000])" in answer
