@@ -65,6 +65,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 LABELS = {"one-step": "one-step", "n3": "`n_steps=3`", "lambda": f"lambda {TD_LAMBDA}"}
 #: The envs whose target asks SARSA(lambda) for fewer median steps to threshold than the best other variant
 STEP_TARGET_ENVS = ("MountainCar-v0", "LunarLander-v3")
+#: seeds per env and variant unless ``--seeds`` says otherwise
+DEFAULT_SEEDS = 10
 #: The cliff: the online return that the smoothed return must stay at or above, and the smoothing window
 ONLINE_LEVEL = -30.0
 SMOOTHING = 50
@@ -158,11 +160,11 @@ def seed_span(runs: list[dict[str, Any]]) -> str:
 
 
 def commands_for(found: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
-    """:return: the command that makes the stored results, with one more per env that has more than 10 seeds"""
-    commands = ["`python -m benchmarks.lambda_learning --seeds 10 --jobs 2`"]
+    """:return: the command that makes the stored results, with one more per env that has more seeds than the default"""
+    commands = [f"`python -m benchmarks.lambda_learning --seeds {DEFAULT_SEEDS} --jobs 2`"]
     for env_id in ENVS:
         most = max((len(runs) for runs in found.get(env_id, {}).values()), default=0)
-        if most > 10:
+        if most > DEFAULT_SEEDS:
             commands.append(f"`python -m benchmarks.lambda_learning --envs {env_id} --seeds {most} --jobs 2`")
     return ", then ".join(commands)
 
@@ -343,7 +345,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.lambda_learning", description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=ENVS)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS)
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (at most 2 on a 2-core machine)")
     parser.add_argument("--report-only", action="store_true", help="only write docs/research/LAMBDA.md")
     parser.add_argument("--run", nargs=3, metavar=("ENV", "VARIANT", "SEED"), help=argparse.SUPPRESS)
