@@ -38,15 +38,14 @@ from benchmarks.common import (
     command_line,
     difference_interval,
     discussion_section,
-    machine,
     median,
     pending_runs,
     produced_by,
     record_command,
     run_processes,
     verdict_of_interval,
-    versions,
     write_result,
+    written_on,
 )
 
 RESULTS = ROOT / "benchmarks" / "cliff"
@@ -336,7 +335,7 @@ def report(command: str) -> str:
         "",
         f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see `benchmarks/cliff.py`),",
         f"{datetime.date.today().isoformat()}. The results of every run are in `benchmarks/cliff/`.",
-        f"Machine: {machine()}. {versions()}.",
+        f"{written_on()}.",
         "",
         f"`{ENV_ID}`: a 4 x 12 grid, -1 per step, -100 and back to the start for a step into the cliff, the",
         f"episode ends at the goal. A time limit of {TIME_LIMIT} steps (`gym.make(..., max_episode_steps={TIME_LIMIT})`),",

@@ -40,12 +40,12 @@ def peak_memory_mib() -> float:
 def write_result(path: pathlib.Path, result: dict[str, Any]) -> None:
     """
     Write one run's result; a killed run leaves no result file, so it is redone on resume. The
-    record gets the ``versions`` of the packages that produced it (unless it has them already), so
-    that a rerun that differs can be traced to an installation.
+    record gets the ``versions`` of the packages that produced it and the ``machine`` it ran on (unless it
+    has them already), so that a rerun that differs can be traced to an installation or a CPU.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"versions": versions(), **result}, indent=1))
+    temporary.write_text(json.dumps({"versions": versions(), "machine": machine(), **result}, indent=1))
     temporary.replace(path)
 
 
@@ -253,6 +253,15 @@ def machine() -> str:
     except OSError:
         pass
     return f"{platform.system()} {platform.machine()}, {model}, {os.cpu_count()} cores"
+
+
+def written_on() -> str:
+    """
+    :return: where and with what a report was written, for its header: a report written from stored results
+        may come from another machine than its runs, whose own versions (and machine, for newer runs) their
+        records hold
+    """
+    return f"Report written on {machine()} with {versions()}; each run's record holds what it was made with"
 
 
 def versions() -> str:

@@ -48,7 +48,6 @@ from benchmarks.common import (
     format_steps,
     iqm,
     iqm_with_ci,
-    machine,
     mean,
     mean_of_last_three,
     median,
@@ -60,8 +59,8 @@ from benchmarks.common import (
     run_processes,
     stale_section,
     verdict_of_interval,
-    versions,
     write_result,
+    written_on,
 )
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -633,7 +632,7 @@ def report(command: str) -> str:
         "",
         f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see `benchmarks/compare.py`),",
         f"{datetime.date.today().isoformat()}. The results of every run are in `benchmarks/results/`.",
-        f"Machine: {machine()}. {versions()}.",
+        f"{written_on()}.",
         "",
         "Each algorithm uses its own rl-zoo3 hyperparameters (ours: `hyperparams/sarsa.yml`; DQN: rl_zoo3's",
         "`dqn.yml`) and DQN's step budget. `SARSA (dqn.yml)` is SARSA with DQN's hyperparameters (only the",

@@ -26,13 +26,12 @@ from benchmarks.common import (
     DOCS,
     ROOT,
     command_line,
-    machine,
     pending_runs,
     produced_by,
     record_command,
     run_processes,
-    versions,
     write_result,
+    written_on,
 )
 
 RESULTS = ROOT / "benchmarks" / "her"
@@ -197,7 +196,7 @@ def report(command: str) -> str:
             *SUMMARY,
             "",
             f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see `benchmarks/her.py`),",
-            f"{datetime.date.today().isoformat()}. Machine: {machine()}. {versions()}.",
+            f"{datetime.date.today().isoformat()}. {written_on()}.",
             "",
             "Both algorithms get `replay_buffer_class=HerReplayBuffer` and the same values. N = 8 and 15:",
             f'`n_sampled_goal=4`, `goal_selection_strategy="future"`, one env, {params}. N = 10 is SB3\'s',

@@ -160,12 +160,17 @@ def seed_span(runs: list[dict[str, Any]]) -> str:
 
 
 def commands_for(found: dict[str, dict[str, list[dict[str, Any]]]]) -> str:
-    """:return: the command that makes the stored results, with one more per env that has more seeds than the default"""
+    """
+    :return: the command that makes the stored results, then one per env and seed count above the default, naming
+        the variants run on that many seeds unless all were
+    """
     commands = [f"`python -m benchmarks.lambda_learning --seeds {DEFAULT_SEEDS} --jobs 2`"]
     for env_id in ENVS:
-        most = max((len(runs) for runs in found.get(env_id, {}).values()), default=0)
-        if most > DEFAULT_SEEDS:
-            commands.append(f"`python -m benchmarks.lambda_learning --envs {env_id} --seeds {most} --jobs 2`")
+        variants = found.get(env_id, {})
+        for count in sorted({len(runs) for runs in variants.values() if len(runs) > DEFAULT_SEEDS}):
+            names = [variant for variant in VARIANTS if len(variants.get(variant, [])) >= count]
+            named = "" if len(names) == len(VARIANTS) else f" --variants {' '.join(names)}"
+            commands.append(f"`python -m benchmarks.lambda_learning --envs {env_id}{named} --seeds {count} --jobs 2`")
     return ", then ".join(commands)
 
 

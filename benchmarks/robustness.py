@@ -31,7 +31,17 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import DOCS, ROOT, command_line, discussion_section, machine, produced_by, record_command, versions
+from benchmarks.common import (
+    DOCS,
+    ROOT,
+    command_line,
+    discussion_section,
+    machine,
+    produced_by,
+    record_command,
+    versions,
+    written_on,
+)
 
 RESULTS = ROOT / "benchmarks" / "robustness"
 JOURNAL = RESULTS / "grid.journal"
@@ -185,6 +195,7 @@ def run_one(variant: str, cell: dict[str, Any], seed: int) -> dict[str, Any]:
         "episodes": len(returns),
         "trace": trace,
         "versions": versions(),
+        "machine": machine(),
     }
 
 
@@ -678,7 +689,7 @@ def report(command: str, storage_spec: str | None = None) -> str:
         *falling_values(found),
         *edge_values(found),
         *discussion_section(RESULTS / "discussion.md"),
-        f"Machine: {machine()}. {versions()}.",
+        f"{written_on()}.",
         "",
     ]
     return "\n".join(lines)

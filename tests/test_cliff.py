@@ -238,3 +238,31 @@ def test_every_robustness_variant_builds_its_model() -> None:
         model = (DQN if algo == "dqn" else SARSA)("MlpPolicy", cliff.make_env(), **kwargs)
         assert model.max_grad_norm == extra.get("max_grad_norm", 10)
     assert set(robustness.LABELS) == set(robustness.VARIANTS)
+
+
+def test_the_clipping_diagnostic_counts_what_clipping_removes_by_hand() -> None:
+    from benchmarks.research.clipping import fall_priced, norm_statistics
+
+    stats = norm_statistics(np.array([5.0, 10.0, 20.0, 40.0]), clip_at=10.0)
+    assert stats["steps"] == 4
+    assert stats["clipped_share"] == 0.5  # 20 and 40; a norm at the threshold is not cut
+    assert stats["removed_share"] == pytest.approx((10.0 + 30.0) / 75.0)
+    assert stats["median"] == 15.0
+    greedy, exact = np.array([-5.0, -4.0]), np.array([-10.0, -8.0])
+    assert fall_priced(greedy, greedy, exact) == 0.0  # Q-learning's values: no fall priced
+    assert fall_priced(exact, greedy, exact) == 1.0  # SARSA's fixed point: priced in full
+    assert fall_priced(np.array([-6.0, -5.0]), greedy, exact) == pytest.approx(2.0 / 9.0)
+
+
+@pytest.mark.parametrize("algo", [SARSA, DQN])
+def test_the_clipping_diagnostic_records_one_norm_per_gradient_step_and_restores_clipping(algo: Any) -> None:
+    from benchmarks.research.clipping import gradient_norms
+
+    clip = th.nn.utils.clip_grad_norm_
+    with gradient_norms() as norms:
+        assert th.nn.utils.clip_grad_norm_ is not clip
+        model = algo("MlpPolicy", "CartPole-v1", learning_starts=50, train_freq=1, gradient_steps=2, seed=0)
+        model.learn(150)
+    assert th.nn.utils.clip_grad_norm_ is clip
+    assert len(norms) == model._n_updates > 0
+    assert all(np.isfinite(norms)) and min(norms) > 0.0

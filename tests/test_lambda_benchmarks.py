@@ -102,7 +102,14 @@ def test_the_report_names_the_seeds_and_the_command_of_an_env_with_more() -> Non
     assert lambda_learning.commands_for({"MountainCar-v0": ten}) == base
     twenty = {"lambda": [gym_run("lambda", seed, 1) for seed in range(20)], **ten}
     assert lambda_learning.commands_for({"MountainCar-v0": ten, "LunarLander-v3": twenty}) == (
-        f"{base}, then `python -m benchmarks.lambda_learning --envs LunarLander-v3 --seeds 20 --jobs 2`"
+        f"{base}, then `python -m benchmarks.lambda_learning --envs LunarLander-v3 --variants lambda --seeds 20 --jobs 2`"
+    )
+    # every variant on 20 seeds, then two of them on 30: one command per seed count
+    all_twenty = {variant: [gym_run(variant, seed, 1) for seed in range(20)] for variant in lambda_learning.VARIANTS}
+    thirty = {**all_twenty, **{variant: [gym_run(variant, seed, 1) for seed in range(30)] for variant in ("n3", "lambda")}}
+    assert lambda_learning.commands_for({"LunarLander-v3": thirty}) == (
+        f"{base}, then `python -m benchmarks.lambda_learning --envs LunarLander-v3 --seeds 20 --jobs 2`, "
+        "then `python -m benchmarks.lambda_learning --envs LunarLander-v3 --variants n3 lambda --seeds 30 --jobs 2`"
     )
 
 

@@ -42,13 +42,12 @@ from benchmarks.common import (
     ROOT,
     command_line,
     discussion_section,
-    machine,
     pending_runs,
     produced_by,
     record_command,
     run_processes,
-    versions,
     write_result,
+    written_on,
 )
 from benchmarks.research.cliff_variants import VARIANTS, variant_kwargs
 
@@ -185,7 +184,7 @@ def report(command: str) -> str:
             "",
             f"Results produced by {produced_by(RESULTS)}; this report by `{command}`",
             "(see `benchmarks/research/cliff_bias.py`),",
-            f"{datetime.date.today().isoformat()}. Machine: {machine()}. {versions()}.",
+            f"{datetime.date.today().isoformat()}. {written_on()}.",
             "",
             "SARSA (MSE) trained as `python -m benchmarks.cliff` trains it (the `CliffWalking-v1` entry of",
             "`sarsa.yml`), with each variant's arguments over the entry. Network: `max_a Q(start)` of the trained",

@@ -30,13 +30,12 @@ from benchmarks.cliff import GAMMA, START, TIME_LIMIT, classify_path, exact_valu
 from benchmarks.common import (
     ROOT,
     command_line,
-    machine,
     pending_runs,
     produced_by,
     record_command,
     run_processes,
-    versions,
     write_result,
+    written_on,
 )
 from benchmarks.research.cliff_variants import VARIANTS, variant_kwargs
 
@@ -217,7 +216,7 @@ def report(command: str) -> str:
             "",
             f"Results produced by {produced_by(RESULTS)}; this report by `{command}` (see",
             f"`benchmarks/research/cliff_discovery.py`), {datetime.date.today().isoformat()}.",
-            f"Machine: {machine()}. {versions()}.",
+            f"{written_on()}.",
             "",
             f"`CliffWalking-v1`, time limit {TIME_LIMIT}. `issue` ({TIMESTEPS:,} steps): {ISSUE_PARAMS} and DQN's defaults",
             "for the rest (`target_update_interval=10000`, `train_freq=4`, `batch_size=32`); `tui100`: the same with",
