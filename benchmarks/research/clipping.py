@@ -24,13 +24,21 @@ import argparse
 import contextlib
 import json
 import pathlib
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from benchmarks.common import ROOT, command_line, discussion_section, produced_by, record_command, run_processes, write_result
+from benchmarks.common import (
+    ROOT,
+    command_line,
+    discussion_section,
+    pending_runs,
+    produced_by,
+    record_command,
+    run_processes,
+    write_result,
+)
 
 RESULTS = ROOT / "benchmarks" / "research" / "clipping"
 REPORT = RESULTS / "README.md"
@@ -234,16 +242,8 @@ def main() -> None:
     command = command_line("benchmarks.research.clipping")
     if not args.report_only:
         record_command(RESULTS, command)
-        runs = [
-            (
-                f"{variant} {cell_name} seed {SEED}",
-                [sys.executable, "-m", "benchmarks.research.clipping", "--run", variant, cell_name, str(SEED)],
-                result_path(variant, cell_name, SEED),
-            )
-            for cell_name in args.cells
-            for variant in args.variants
-            if not result_path(variant, cell_name, SEED).exists()
-        ]
+        keys = [(variant, cell_name, SEED) for cell_name in args.cells for variant in args.variants]
+        runs = pending_runs("benchmarks.research.clipping", keys, result_path)
         run_processes(runs, args.jobs, lambda result: f"fall priced {result['fall_priced']:.2f}, path {result['path_kind']}")
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(report(command))
