@@ -204,9 +204,10 @@ def report(command: str) -> str:
         "values (no fall priced, Q-learning's fixed point), 1 where it equals the exact epsilon-0.1-greedy values",
         "(SARSA's fixed point; DQN's own fixed point is 0). `a' = down`: edge-row `right` rows of the final buffer",
         "whose stored next action steps into the cliff, out of all edge-row `right` rows (about 2.5% expected).",
-        "The runs are the grid's in every setting but not bit for bit: the grid ran on another machine, and",
-        "floating-point differences between CPUs grow over 60,000 steps (a DQN run of the grid, retrained here, had the",
-        "grid's Q-values at step 3,000 to the stored digits and different ones at the end).",
+        "The runs are the grid's in every setting but not bit for bit: with the same code and package versions, a DQN",
+        "run of the grid retrained here had the grid's Q-values at step 3,000 to the stored digits and different ones",
+        "at the end, so we read the difference as the machine's (the grid's records do not name theirs; its report",
+        "was written on an Intel Xeon, these runs were made on an AMD EPYC).",
         "",
         "| cell | variant | clipped | removed | median norm | p90 | p99 | fall priced | `a' = down` rows | greedy path "
         "| `max Q(start)` |",
