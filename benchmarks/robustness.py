@@ -138,34 +138,50 @@ def value_error(max_q: np.ndarray, fixed_point: str) -> float:
     return float(np.mean(np.abs(np.asarray(max_q)[states] - exact[states])))
 
 
-def run_one(variant: str, cell: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Train one agent on the cliff. :return: its record"""
+def make_model(variant: str, cell: dict[str, Any], seed: int) -> tuple[Any, Any, dict[str, Any]]:
+    """
+    Build one grid run's model (one torch thread) on a monitored cliff.
+
+    :return: the model, its env and the constructor arguments it was given (:func:`constructor_kwargs`)
+    """
     import torch as th
     from stable_baselines3 import DQN
-    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.monitor import Monitor
 
-    from benchmarks.cliff import START, TIME_LIMIT, classify_path, make_env
+    from benchmarks.cliff import make_env
     from sb3_sarsa import SARSA
-    from sb3_sarsa.exact import greedy_path, transition_table
 
     th.set_num_threads(1)
     algo, _ = VARIANTS[variant]
     env = Monitor(make_env())
     kwargs = constructor_kwargs(variant, cell)
-    model: Any = (DQN if algo == "dqn" else SARSA)("MlpPolicy", env, seed=seed, **kwargs)
-    n_states = int(env.observation_space.n)  # type: ignore[attr-defined]
+    return (DQN if algo == "dqn" else SARSA)("MlpPolicy", env, seed=seed, **kwargs), env, kwargs
 
-    def q_table() -> np.ndarray:
-        with th.no_grad():
-            return model.q_net(th.arange(n_states)).numpy()
+
+def q_table(model: Any) -> np.ndarray:
+    """:return: the online network's Q-values of every state of the model's ``Discrete`` observation space"""
+    import torch as th
+
+    with th.no_grad():
+        return model.q_net(th.arange(int(model.observation_space.n))).numpy()
+
+
+def run_one(variant: str, cell: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Train one agent on the cliff. :return: its record"""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from benchmarks.cliff import START, TIME_LIMIT, classify_path
+    from sb3_sarsa.exact import greedy_path, transition_table
+
+    algo, _ = VARIANTS[variant]
+    model, env, kwargs = make_model(variant, cell, seed)
 
     trace: list[dict[str, Any]] = []
 
     class Trace(BaseCallback):
         def _on_step(self) -> bool:
             if self.num_timesteps % TRACE_EVERY == 0:
-                values = q_table()
+                values = q_table(model)
                 _, reached = greedy_path(transition_table(env), values, START, TIME_LIMIT)
                 trace.append(
                     {"step": self.num_timesteps, "max_q": np.round(values.max(axis=1), 3).tolist(), "reached_goal": reached}
@@ -173,7 +189,7 @@ def run_one(variant: str, cell: dict[str, Any], seed: int) -> dict[str, Any]:
             return True
 
     model.learn(TIMESTEPS, callback=Trace())
-    values = q_table()
+    values = q_table(model)
     path, reached = greedy_path(transition_table(env), values, START, TIME_LIMIT)
     fixed_point = "greedy" if algo == "dqn" else "epsilon-greedy"
     returns = [float(value) for value in env.get_episode_rewards()]

@@ -49,9 +49,8 @@ CELLS = {
     "eps0.1-batch128-lr1e-3": {"epsilon": "0.1", "batch_size": 128, "learning_rate": 1e-3},
 }
 SEED = 600
-#: The edge row's cells whose ``Q(s, right)`` is read (columns 1-9 of row 2; column 10's ``right`` is not on the edge).
-EDGE_RIGHT_STATES = tuple(24 + column for column in range(1, 10))
-RIGHT, DOWN = 1, 2
+#: The cliff's action that steps into the cliff from the edge row (:data:`benchmarks.robustness.EDGE_ROW`).
+DOWN = 2
 #: The threshold the statistics compare the norms with (SB3's DQN default, SARSA's too).
 CLIP_AT = 10.0
 
@@ -117,28 +116,20 @@ def gradient_norms() -> Iterator[list[float]]:
 
 def run_one(variant: str, cell_name: str, seed: int) -> dict[str, Any]:
     """Retrain one grid run while recording every batch's gradient norm. :return: its record"""
-    import torch as th
-    from stable_baselines3 import DQN
-    from stable_baselines3.common.monitor import Monitor
-
     from benchmarks import robustness
-    from benchmarks.cliff import START, TIME_LIMIT, classify_path, exact_values, make_env
-    from sb3_sarsa import SARSA
+    from benchmarks.cliff import START, TIME_LIMIT, classify_path, exact_values
+    from benchmarks.research.cliff_bias import buffer_transitions
     from sb3_sarsa.exact import greedy_path, transition_table
 
-    th.set_num_threads(1)
     algo, _ = robustness.VARIANTS[variant]
     cell = CELLS[cell_name]
+    model, env, _ = robustness.make_model(variant, cell, seed)
     with gradient_norms() as norms:
-        env = Monitor(make_env())
-        kwargs = robustness.constructor_kwargs(variant, cell)
-        model: Any = (DQN if algo == "dqn" else SARSA)("MlpPolicy", env, seed=seed, **kwargs)
         model.learn(robustness.TIMESTEPS)
-    with th.no_grad():
-        values = model.q_net(th.arange(int(env.observation_space.n))).numpy()  # type: ignore[attr-defined]
+    values = robustness.q_table(model)
     path, reached = greedy_path(transition_table(env), values, START, TIME_LIMIT)
     exact = exact_values()
-    states = list(EDGE_RIGHT_STATES)
+    states, right = list(robustness.EDGE_ROW), robustness.RIGHT
     result: dict[str, Any] = {
         "variant": variant,
         "algo": algo,
@@ -149,23 +140,21 @@ def run_one(variant: str, cell_name: str, seed: int) -> dict[str, Any]:
         "q_start": float(values[START].max()),
         "path_kind": classify_path(path, reached),
         "edge_right": {
-            "network": values[states, RIGHT].round(3).tolist(),
-            "greedy": exact["greedy"][states, RIGHT].round(3).tolist(),
-            "exact": exact["epsilon-greedy"][states, RIGHT].round(3).tolist(),
+            "network": values[states, right].round(3).tolist(),
+            "greedy": exact["greedy"][states, right].round(3).tolist(),
+            "exact": exact["epsilon-greedy"][states, right].round(3).tolist(),
         },
         "fall_priced": fall_priced(
-            values[states, RIGHT], exact["greedy"][states, RIGHT], exact["epsilon-greedy"][states, RIGHT]
+            values[states, right], exact["greedy"][states, right], exact["epsilon-greedy"][states, right]
         ),
         "norms_all": norm_statistics(np.asarray(norms)),
         "norms_last_half": norm_statistics(np.asarray(norms[len(norms) // 2 :])),
     }
     if algo == "sarsa":
-        buffer = model.replay_buffer
-        size = buffer.buffer_size if buffer.full else buffer.pos
-        observations = buffer.observations[:size, 0].reshape(-1)
-        edge_right = np.isin(observations, states) & (buffer.actions[:size, 0].reshape(-1) == RIGHT)
+        samples = buffer_transitions(model)
+        edge_right = np.isin(samples["states"], states) & (samples["actions"] == right)
         result["edge_right_rows"] = int(edge_right.sum())
-        result["edge_right_rows_next_down"] = int((edge_right & (buffer.next_actions[:size, 0].reshape(-1) == DOWN)).sum())
+        result["edge_right_rows_next_down"] = int((edge_right & (samples["next_actions"] == DOWN)).sum())
     return result
 
 
