@@ -41,6 +41,7 @@ from benchmarks.common import (
     difference_interval,
     format_steps,
     iqm,
+    mean,
     median,
     pending_runs,
     produced_by,
@@ -272,6 +273,31 @@ def targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     return rows
 
 
+def beside_targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """
+    :return: per env with a step target, lambda against the variant its target row names (the better other by
+        median steps), on two measures that are not targets: the share of seeds that reach the threshold within
+        the budget and the final IQM on 100 start states, each as lambda minus the other with its interval
+    """
+    rows = []
+    for env_id, best, ours, theirs, *_ in step_comparisons(found):
+        variants = found[env_id]
+        budget = variants["lambda"][0]["budget"]
+        reached = [[float(step <= budget) for step in steps] for steps in (ours, theirs)]
+        finals = [[run["final"]["mean"] for run in variants[variant]] for variant in ("lambda", best)]
+        for measure, (mine, other), statistic, shown in (
+            ("share of seeds at threshold", reached, mean, "{:.2f}"),
+            ("final (100 starts) IQM", finals, iqm, "{:.1f}"),
+        ):
+            difference, low, high = difference_interval(mine, other, statistic)
+            verdict = "tie" if low <= 0.0 <= high else ("lambda higher" if low > 0.0 else "lambda lower")
+            rows.append(
+                f"| {env_id} | {measure} | {LABELS[best]} | {shown.format(statistic(mine))} vs "
+                f"{shown.format(statistic(other))} | {difference:+.2f} [{low:+.2f}, {high:+.2f}] | {verdict} |"
+            )
+    return rows
+
+
 def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     """:return: the report's opening: question, answer (from the records) and command"""
     parts = [
@@ -334,6 +360,15 @@ def report(command: str) -> str:
         "| target | measured | met |",
         "|---|---|---|",
         *targets(found),
+        "",
+        "## Beside the step targets",
+        "",
+        "Not targets: lambda against the same variant as in the target rows, on the share of seeds that reach the "
+        "threshold within the budget and on the final score; lambda minus the other, with the same kind of interval.",
+        "",
+        "| env | measure | against | lambda vs other | difference [95% interval] | reads |",
+        "|---|---|---|---|---|---|",
+        *beside_targets(found),
         "",
     ]
     for env_id in ENVS:

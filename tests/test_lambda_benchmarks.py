@@ -197,3 +197,21 @@ def test_an_env_without_a_step_target_is_compared_in_the_answer_only() -> None:
     assert lambda_learning.targets(found) == []
     answer = lambda_learning.summary(found)[1]
     assert "On Acrobot-v1 (no target) a median 10000 steps against 20000 for `n_steps=3` (yes, [-10000, -10000])" in answer
+
+
+def test_beside_the_targets_compares_the_share_at_threshold_and_the_final_score_with_the_target_rows_variant() -> None:
+    found = {
+        "MountainCar-v0": {
+            "lambda": [gym_run("lambda", seed, 1_000, final=100.0) for seed in range(10)],
+            "n3": [gym_run("n3", seed, 1_000 if seed < 5 else None, final=50.0) for seed in range(10)],
+        }
+    }
+    share, final = lambda_learning.beside_targets(found)
+    assert share.startswith("| MountainCar-v0 | share of seeds at threshold | `n_steps=3` | 1.00 vs 0.50 | +0.50 [")
+    assert share.endswith("| lambda higher |")
+    assert final == (
+        "| MountainCar-v0 | final (100 starts) IQM | `n_steps=3` | 100.0 vs 50.0 | +50.00 [+50.00, +50.00] | lambda higher |"
+    )
+    found["MountainCar-v0"]["lambda"] = [gym_run("lambda", seed, 1_000, final=50.0) for seed in range(10)]
+    assert lambda_learning.beside_targets(found)[1].endswith("| +0.00 [+0.00, +0.00] | tie |")
+    assert lambda_learning.beside_targets({}) == []

@@ -175,8 +175,22 @@ SUMMARY = [
 ]
 
 
+def grid_q_start(grid: dict[str, list[dict[str, Any]]], result: dict[str, Any]) -> str:
+    """
+    :param grid: :func:`benchmarks.robustness.load_records`
+    :return: ``max Q(start)`` of the grid's stored run of ``result``'s variant, cell and seed, ``-`` if it has none
+    """
+    for record in grid.get(result["variant"], []):
+        if record["cell"] == result["cell"] and record["seed"] == result["seed"]:
+            return f"{record['q_start']:.2f}"
+    return "-"
+
+
 def report(command: str) -> str:
+    from benchmarks import robustness
+
     results = load_results()
+    grid = robustness.load_records()
     lines = [
         "# The cliff: what gradient clipping removes from SARSA's fit",
         "",
@@ -193,14 +207,13 @@ def report(command: str) -> str:
         "values (no fall priced, Q-learning's fixed point), 1 where it equals the exact epsilon-0.1-greedy values",
         "(SARSA's fixed point; DQN's own fixed point is 0). `a' = down`: edge-row `right` rows of the final buffer",
         "whose stored next action steps into the cliff, out of all edge-row `right` rows (about 2.5% expected).",
-        "The runs are the grid's in every setting but not bit for bit: with the same code and package versions, a DQN",
-        "run of the grid retrained here had the grid's Q-values at step 3,000 to the stored digits and different ones",
-        "at the end, so we read the difference as the machine's (the grid's records do not name theirs; its report",
-        "was written on an Intel Xeon, these runs were made on an AMD EPYC).",
+        "The runs are the grid's in every setting but not bit for bit: grid `max Q(start)` is the stored grid run of the",
+        "same variant, cell and seed; where it differs from this run's, the same settings and package versions gave",
+        "another network on this machine (the grid's records do not name their machine; these runs' records do).",
         "",
         "| cell | variant | clipped | removed | median norm | p90 | p99 | fall priced | `a' = down` rows | greedy path "
-        "| `max Q(start)` |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| `max Q(start)` | grid `max Q(start)` |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         stats = result["norms_last_half"]
@@ -208,7 +221,7 @@ def report(command: str) -> str:
         lines.append(
             f"| {result['cell_name']} | {result['variant']} | {stats['clipped_share']:.1%} | {stats['removed_share']:.1%} "
             f"| {stats['median']:.1f} | {stats['p90']:.0f} | {stats['p99']:.0f} | {result['fall_priced']:.2f} | {rows} "
-            f"| {result['path_kind']} | {result['q_start']:.2f} |"
+            f"| {result['path_kind']} | {result['q_start']:.2f} | {grid_q_start(grid, result)} |"
         )
     lines.append("")
     lines += discussion_section(RESULTS / "discussion.md")
