@@ -73,16 +73,25 @@ ONLINE_LEVEL = -30.0
 SMOOTHING = 50
 CLIFF_VALUE_ERROR_TARGET = 0.5
 CLIFF_SAFE_TARGET = 9
+#: The seeds that choose where lambda could enter a ``sarsa.yml`` entry; the seeds after them judge that choice
+CHOOSING_SEEDS = range(DEFAULT_SEEDS)
 
 
 # --------------------------------------------------------------------------------------------
 # One run (in its own process)
 # --------------------------------------------------------------------------------------------
 def overrides_of(env_id: str, variant: str) -> dict[str, Any]:
-    """:return: the constructor arguments that replace the entry's in a run of ``variant`` (the entry's target kept)"""
+    """
+    :return: the constructor arguments that replace the entry's in a run of ``variant`` (the entry's target kept;
+        a variant without lambda sets ``td_lambda`` 0 where the entry has one)
+    """
     from sb3_sarsa.hyperparameters import load_config
 
-    return {**VARIANTS[variant], "target": load_config()[env_id].get("target", "sarsa")}
+    entry = load_config()[env_id]
+    overrides = {**VARIANTS[variant], "target": entry.get("target", "sarsa")}
+    if "td_lambda" in entry:
+        overrides.setdefault("td_lambda", 0.0)
+    return overrides
 
 
 def run_one(env_id: str, variant: str, seed: int, eval_freq: int = 5000, eval_episodes: int = 20) -> dict[str, Any]:
@@ -273,6 +282,95 @@ def targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     return rows
 
 
+def runs_on(variants: dict[str, list[dict[str, Any]]], seeds: range) -> dict[str, list[dict[str, Any]]]:
+    """:return: each variant's runs on ``seeds`` (variants with none left out)"""
+    kept = {variant: [run for run in runs if run["seed"] in seeds] for variant, runs in variants.items()}
+    return {variant: runs for variant, runs in kept.items() if runs}
+
+
+def fresh_seeds(variants: dict[str, list[dict[str, Any]]]) -> range:
+    """:return: the seeds after :data:`CHOOSING_SEEDS` up to the last seed any variant has"""
+    last = max((run["seed"] for runs in variants.values() for run in runs), default=-1)
+    return range(CHOOSING_SEEDS.stop, max(last + 1, CHOOSING_SEEDS.stop))
+
+
+#: lambda against another variant on steps to threshold: the other, lambda's and its steps per seed, the difference
+#: of medians with its interval
+StepComparison = tuple[str, list[float], list[float], float, float, float]
+
+
+def entry_judgements(
+    found: dict[str, dict[str, list[dict[str, Any]]]],
+) -> list[tuple[str, StepComparison, StepComparison | None, dict[str, list[dict[str, Any]]]]]:
+    """
+    :return: per gym env with lambda and another variant run on :data:`CHOOSING_SEEDS`: the env, lambda against
+        the better other variant there (by median steps to threshold), lambda against that same variant on the
+        seeds after them (``None`` if either has none there), and the runs on those fresh seeds
+    """
+    judgements = []
+    for env_id in ENVS:
+        if env_id == CLIFF or env_id not in found:
+            continue
+        comparison = step_comparisons({env_id: runs_on(found[env_id], CHOOSING_SEEDS)}, (env_id,))
+        if not comparison:
+            continue
+        best = comparison[0][1]
+        fresh = runs_on(found[env_id], fresh_seeds(found[env_id]))
+        judged = None
+        if fresh.get("lambda") and fresh.get(best):
+            ours, theirs = steps_or_budget(fresh["lambda"]), steps_or_budget(fresh[best])
+            judged = (best, ours, theirs, *difference_interval(ours, theirs, median))
+        judgements.append((env_id, comparison[0][1:], judged, fresh))
+    return judgements
+
+
+def steps_cell(comparison: StepComparison) -> str:
+    _, ours, theirs, difference, low, high = comparison
+    return f"{format_steps(median(ours))} vs {format_steps(median(theirs))} ({difference:+.0f} [{low:+.0f}, {high:+.0f}])"
+
+
+def entry_verdict(chosen: StepComparison, judged: StepComparison | None) -> str:
+    """:return: what the entry's return should be by the two comparisons: lambda only where both are wins"""
+    if verdict_of_interval(*chosen[-2:], higher_is_better=False) != "yes":
+        return f"not lambda: no win on seeds {seed_span_of(CHOOSING_SEEDS)}"
+    if judged is None:
+        return "not judged yet"
+    if verdict_of_interval(*judged[-2:], higher_is_better=False) != "yes":
+        return "not lambda: no win on the fresh seeds"
+    return LABELS["lambda"]
+
+
+def medians_against(comparison: Any) -> str:
+    """:return: a :data:`StepComparison` in words: both medians, the verdict and the interval"""
+    best, ours, theirs, _, low, high = comparison
+    return (
+        f"a median {format_steps(median(ours))} steps against {format_steps(median(theirs))} for {LABELS[best]} "
+        f"({verdict_of_interval(low, high, higher_is_better=False).replace('**', '')}, [{low:+.0f}, {high:+.0f}])"
+    )
+
+
+def seed_span_of(seeds: range) -> str:
+    return f"{seeds.start}-{seeds.stop - 1}"
+
+
+def entry_checks(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
+    """:return: the rows of the report's table of where lambda enters ``sarsa.yml`` (:func:`entry_judgements`)"""
+    from sb3_sarsa.hyperparameters import load_config
+
+    rows = []
+    for env_id, chosen, judged, fresh in entry_judgements(found):
+        cells = [steps_cell(chosen), verdict_of_interval(*chosen[-2:], higher_is_better=False)]
+        if judged is None:
+            cells += ["none", "", ""]
+        else:
+            seeds = f"{seed_span(fresh['lambda'])} and {seed_span(fresh[judged[0]])}"
+            cells += [seeds, steps_cell(judged), verdict_of_interval(*judged[-2:], higher_is_better=False)]
+        entry = load_config().get(env_id, {})
+        now = f"td_lambda={entry['td_lambda']}" if entry.get("td_lambda") else f"n_steps={entry.get('n_steps', 1)}"
+        rows.append(f"| {env_id} | {LABELS[chosen[0]]} | {' | '.join(cells)} | {entry_verdict(chosen, judged)} | `{now}` |")
+    return rows
+
+
 def beside_targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     """
     :return: per env with a step target, lambda against the variant its target row names (the better other by
@@ -301,17 +399,19 @@ def beside_targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[st
 def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     """:return: the report's opening: question, answer (from the records) and command"""
     parts = [
-        f"on {env_id} lambda reached the threshold after a median {format_steps(median(ours))} steps against "
-        f"{format_steps(median(theirs))} for {LABELS[best]} "
-        f"({verdict_of_interval(low, high, higher_is_better=False).replace('**', '')})"
-        for env_id, best, ours, theirs, _, low, high in step_comparisons(found)
+        f"on {env_id} lambda reached the threshold after {medians_against(comparison)}"
+        for env_id, *comparison in step_comparisons(found)
     ]
     untargeted = tuple(env_id for env_id in ENVS if env_id not in STEP_TARGET_ENVS and env_id != CLIFF)
     parts += [
-        f"on {env_id} (no target) a median {format_steps(median(ours))} steps against {format_steps(median(theirs))} "
-        f"for {LABELS[best]} ({verdict_of_interval(low, high, higher_is_better=False).replace('**', '')}, "
-        f"[{low:+.0f}, {high:+.0f}])"
-        for env_id, best, ours, theirs, _, low, high in step_comparisons(found, untargeted)
+        f"on {env_id} (no target) {medians_against(comparison)}" for env_id, *comparison in step_comparisons(found, untargeted)
+    ]
+    parts += [
+        f"on {env_id}'s seeds {seed_span(fresh['lambda'])}, which chose nothing, lambda took {medians_against(judged)}: "
+        f"its sarsa.yml entry should use "
+        f"{'lambda' if entry_verdict(chosen, judged) == LABELS['lambda'] else 'its present return'}"
+        for env_id, chosen, judged, fresh in entry_judgements(found)
+        if judged is not None and verdict_of_interval(*chosen[-2:], higher_is_better=False) == "yes"
     ]
     cliff = found.get(CLIFF, {}).get("lambda", [])
     if cliff:
@@ -369,6 +469,18 @@ def report(command: str) -> str:
         "| env | measure | against | lambda vs other | difference [95% interval] | reads |",
         "|---|---|---|---|---|---|",
         *beside_targets(found),
+        "",
+        "## Where lambda enters sarsa.yml",
+        "",
+        f"An entry uses lambda only where lambda won on seeds that chose nothing. Seeds {seed_span_of(CHOOSING_SEEDS)} "
+        "choose: lambda against the better of one-step and n-step there, by median steps to threshold. The seeds "
+        "after them judge: lambda against that same variant. Both with the interval above; lambda wins where the "
+        'interval lies below 0 ("yes").',
+        "",
+        f"| env | against | seeds {seed_span_of(CHOOSING_SEEDS)}: lambda vs other | reads | fresh seeds (lambda and other) "
+        "| fresh seeds: lambda vs other | reads | the entry's return by these | `sarsa.yml` now |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *entry_checks(found),
         "",
     ]
     for env_id in ENVS:

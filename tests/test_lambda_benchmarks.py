@@ -215,3 +215,48 @@ def test_beside_the_targets_compares_the_share_at_threshold_and_the_final_score_
     found["MountainCar-v0"]["lambda"] = [gym_run("lambda", seed, 1_000, final=50.0) for seed in range(10)]
     assert lambda_learning.beside_targets(found)[1].endswith("| +0.00 [+0.00, +0.00] | tie |")
     assert lambda_learning.beside_targets({}) == []
+
+
+def test_lambda_enters_an_entry_only_where_it_wins_on_the_choosing_and_on_the_fresh_seeds() -> None:
+    def runs(lambda_steps: int, n3_steps: int, seeds: range) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "lambda": [gym_run("lambda", seed, lambda_steps + 100 * seed) for seed in seeds],
+            "n3": [gym_run("n3", seed, n3_steps + 100 * seed) for seed in seeds],
+        }
+
+    choosing = lambda_learning.CHOOSING_SEEDS
+    assert choosing == range(10)
+    won = runs(20_000, 40_000, choosing)
+    (row,) = lambda_learning.entry_checks({"MountainCar-v0": won})
+    assert row.startswith("| MountainCar-v0 | `n_steps=3` | 20450 vs 40450 (-20000 [")
+    assert row.endswith("]) | yes | none |  |  | not judged yet | `n_steps=3` |")
+    # fresh seeds where lambda wins again: the entry should use lambda, and the answer says so
+    fresh = runs(30_000, 50_000, range(10, 14))
+    both = {variant: won[variant] + fresh[variant] for variant in won}
+    (row,) = lambda_learning.entry_checks({"MountainCar-v0": both})
+    assert "| yes | 10-13 and 10-13 | 31150 vs 51150 (-20000 [" in row and row.endswith("| lambda 0.8 | `n_steps=3` |")
+    assert (
+        "on MountainCar-v0's seeds 10-13, which chose nothing, lambda took a median 31150 steps against 51150 for `n_steps=3` (yes, "
+        in lambda_learning.summary({"MountainCar-v0": both})[1]
+    )
+    # the target row counts every seed; the choice counts only seeds 0-9 (here a tie on the fresh seeds)
+    tied = runs(50_000, 50_000, range(10, 14))
+    both = {variant: won[variant] + tied[variant] for variant in won}
+    (row,) = lambda_learning.entry_checks({"MountainCar-v0": both})
+    assert row.endswith("| tie | not lambda: no win on the fresh seeds | `n_steps=3` |")
+    assert "its sarsa.yml entry should use its present return" in lambda_learning.summary({"MountainCar-v0": both})[1]
+    # a tie on the choosing seeds: the fresh seeds are shown, and cannot make lambda the entry's return
+    first_tie = runs(40_000, 40_000, choosing)
+    both = {variant: first_tie[variant] + fresh[variant] for variant in won}
+    (row,) = lambda_learning.entry_checks({"MountainCar-v0": both})
+    assert "| tie | 10-13 and 10-13 |" in row and "| yes | not lambda: no win on seeds 0-9 |" in row
+
+
+def test_a_variant_keeps_only_its_own_return_when_the_entry_has_lambda(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sb3_sarsa import hyperparameters
+
+    entry = {"MountainCar-v0": {"n_steps": 1, "td_lambda": 0.8, "target": "sarsa"}}
+    monkeypatch.setattr(hyperparameters, "load_config", lambda: entry)
+    assert lambda_learning.overrides_of("MountainCar-v0", "n3") == {"n_steps": 3, "td_lambda": 0.0, "target": "sarsa"}
+    assert lambda_learning.overrides_of("MountainCar-v0", "one-step")["td_lambda"] == 0.0
+    assert lambda_learning.overrides_of("MountainCar-v0", "lambda")["td_lambda"] == lambda_learning.TD_LAMBDA
