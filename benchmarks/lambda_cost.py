@@ -32,8 +32,8 @@ from benchmarks.common import DOCS, ROOT, command_line, machine, versions, write
 from sb3_sarsa import SARSA
 
 KINDS: dict[str, dict[str, Any]] = {
-    "one-step": {"n_steps": 1},
-    "n_steps=3": {"n_steps": 3},
+    "one-step": {"n_steps": 1, "td_lambda": 0.0},  # td_lambda: the setting's entry may have one
+    "n_steps=3": {"n_steps": 3, "td_lambda": 0.0},
     "lambda 0.8, horizon 8": {"n_steps": 1, "td_lambda": 0.8, "lambda_horizon": 8},
     "lambda 0.8, horizon 16 (default horizon)": {"n_steps": 1, "td_lambda": 0.8},
     "expected, lambda 0.8, horizon 16": {"n_steps": 1, "td_lambda": 0.8, "target": "expected"},

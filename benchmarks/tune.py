@@ -49,13 +49,14 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "expected": {"target": "expected"},
         "mse-eps01": {"loss": "mse", "exploration_final_eps": 0.01},
     },
+    # The entry has td_lambda 0.8 since these ran (one-step then): the n-step variants set it back to 0
     "MountainCar-v0": {
         "base": {},
         "mse": {"loss": "mse"},
         "eps01": {"exploration_final_eps": 0.01},
-        "n3": {"n_steps": 3},
-        "n3-eps01": {"n_steps": 3, "exploration_final_eps": 0.01},
-        "n3-mse": {"n_steps": 3, "loss": "mse"},
+        "n3": {"n_steps": 3, "td_lambda": 0.0},
+        "n3-eps01": {"n_steps": 3, "td_lambda": 0.0, "exploration_final_eps": 0.01},
+        "n3-mse": {"n_steps": 3, "td_lambda": 0.0, "loss": "mse"},
     },
     "LunarLander-v3": {
         "base": {},

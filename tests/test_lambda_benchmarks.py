@@ -218,7 +218,14 @@ def test_beside_the_targets_compares_the_share_at_threshold_and_the_final_score_
     assert lambda_learning.beside_targets({}) == []
 
 
-def test_lambda_enters_an_entry_only_where_it_wins_on_the_choosing_and_on_the_fresh_seeds() -> None:
+def test_lambda_enters_an_entry_only_where_it_wins_on_the_choosing_and_on_the_fresh_seeds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sb3_sarsa import hyperparameters
+
+    # the last column reads the entry as sarsa.yml has it now
+    monkeypatch.setattr(hyperparameters, "load_config", lambda: {"MountainCar-v0": {"n_steps": 3}})
+
     def runs(lambda_steps: int, n3_steps: int, seeds: range) -> dict[str, list[dict[str, Any]]]:
         return {
             "lambda": [gym_run("lambda", seed, lambda_steps + 100 * seed) for seed in seeds],
@@ -237,8 +244,8 @@ def test_lambda_enters_an_entry_only_where_it_wins_on_the_choosing_and_on_the_fr
     (row,) = lambda_learning.entry_checks({"MountainCar-v0": both})
     assert "| yes | 10-13 and 10-13 | 31150 vs 51150 (-20000 [" in row and row.endswith("| lambda 0.8 | `n_steps=3` |")
     assert (
-        "on MountainCar-v0's seeds 10-13, which chose nothing, lambda took a median 31150 steps against 51150 for `n_steps=3` (yes, "
-        in lambda_learning.summary({"MountainCar-v0": both})[1]
+        "on MountainCar-v0's seeds 10-13, which chose nothing, lambda took a median 31150 steps against 51150 "
+        "for `n_steps=3` (yes, " in lambda_learning.summary({"MountainCar-v0": both})[1]
     )
     # the target row counts every seed; the choice counts only seeds 0-9 (here a tie on the fresh seeds)
     tied = runs(50_000, 50_000, range(10, 14))
@@ -261,3 +268,6 @@ def test_a_variant_keeps_only_its_own_return_when_the_entry_has_lambda(monkeypat
     assert lambda_learning.overrides_of("MountainCar-v0", "n3") == {"n_steps": 3, "td_lambda": 0.0, "target": "sarsa"}
     assert lambda_learning.overrides_of("MountainCar-v0", "one-step")["td_lambda"] == 0.0
     assert lambda_learning.overrides_of("MountainCar-v0", "lambda")["td_lambda"] == lambda_learning.TD_LAMBDA
+    # the report's last column reads the entry's lambda
+    runs = {variant: [gym_run(variant, seed, 20_000) for seed in range(3)] for variant in ("lambda", "n3")}
+    assert lambda_learning.entry_checks({"MountainCar-v0": runs})[0].endswith("| `td_lambda=0.8` |")
