@@ -70,9 +70,13 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # Expected SARSA, whose target carries the fall's weight in every sample; both with the default optimism.
     "sarsa-noclip": ("sarsa", {"optimism": (100.0, 10.0), "max_grad_norm": float("inf")}),
     "expected": ("sarsa", {"optimism": (100.0, 10.0), "target": "expected"}),
+    # Clipping levels between the default 10 and none, screened on seeds 700-702 by
+    # ``python -m benchmarks.research.clipping --screen`` before any grid run.
+    "sarsa-clip100": ("sarsa", {"optimism": (100.0, 10.0), "max_grad_norm": 100.0}),
+    "sarsa-clip300": ("sarsa", {"optimism": (100.0, 10.0), "max_grad_norm": 300.0}),
 }
 #: Variants beside the default and 0.2.0's whose targets the report also gives, when they have runs
-OTHER_VARIANTS = ("expected", "sarsa-noclip", "sarsa-huber")
+OTHER_VARIANTS = ("expected", "sarsa-noclip", "sarsa-huber", "sarsa-clip100", "sarsa-clip300")
 TRACE_EVERY = 3_000
 LAST_EPISODES = 100
 #: Targets of the grid, for default SARSA.
@@ -414,6 +418,8 @@ LABELS = {
     "sarsa-huber": "SARSA, Huber loss",
     "sarsa-noclip": "SARSA (default) without gradient clipping",
     "expected": "Expected SARSA (default otherwise)",
+    "sarsa-clip100": "SARSA (default) with gradient clipping at 100",
+    "sarsa-clip300": "SARSA (default) with gradient clipping at 300",
 }
 
 

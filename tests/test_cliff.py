@@ -266,3 +266,26 @@ def test_the_clipping_diagnostic_records_one_norm_per_gradient_step_and_restores
     assert th.nn.utils.clip_grad_norm_ is clip
     assert len(norms) == model._n_updates > 0
     assert all(np.isfinite(norms)) and min(norms) > 0.0
+
+
+def test_the_clipping_screen_counts_each_cell_and_level_by_hand() -> None:
+    from benchmarks.research.clipping import screen_table
+
+    def run(variant: str, seed: int, kind: str, error: float, priced: float, clipped: float | None) -> dict[str, Any]:
+        result = {"cell_name": "c", "variant": variant, "seed": seed, "path_kind": kind, "value_error": error}
+        result["fall_priced"] = priced
+        if clipped is not None:
+            result["norms_last_half_own_level"] = {"clipped_share": clipped}
+        return result
+
+    assert screen_table([]) == []
+    lines = screen_table(
+        [
+            run("sarsa-clip100", 700, "safe", 0.4, 0.9, 0.1),
+            run("sarsa-clip100", 701, "edge", 1.5, 0.3, 0.2),
+            run("sarsa-clip100", 702, "no goal", 30.0, -1.0, 0.6),
+            run("sarsa-noclip", 700, "safe", 0.2, 1.2, None),  # no level: nothing clipped
+        ]
+    )
+    assert "| c | sarsa-clip100 | 700, 701, 702 | 1 / 1 / 1 | 1/3 | 0.30 | 20.0% |" in lines
+    assert "| c | sarsa-noclip | 700 | 1 / 0 / 0 | 1/1 | 1.20 | 0.0% |" in lines

@@ -17,11 +17,17 @@ exact epsilon-0.1-greedy value (SARSA's fixed point): 1 means priced in full, 0 
 For SARSA it also counts, in the final replay buffer, the edge-row ``right`` rows whose stored ``a'`` is ``down``:
 the samples that carry the fall.
 
+``--screen`` asks the next question on seeds no report judges (700-702, the seeds that chose the default
+optimism): is there a clipping level between 10 and none (:data:`SCREEN_VARIANTS`) at which SARSA's greedy path
+takes the safe path and still finds the goal, in the two cells where default SARSA walked the edge on every grid
+seed (:data:`SCREEN_CELLS`)? A level that does would then be judged on the grid's own seeds.
+
 Results: ``benchmarks/research/clipping/<variant>_<cell>_seed<k>.json``; report: ``benchmarks/research/clipping/README.md``.
 """
 
 import argparse
 import contextlib
+import itertools
 import json
 import pathlib
 from collections.abc import Iterator
@@ -49,6 +55,14 @@ CELLS = {
     "eps0.1-batch128-lr1e-3": {"epsilon": "0.1", "batch_size": 128, "learning_rate": 1e-3},
 }
 SEED = 600
+#: The screen of clipping levels (``--screen``): default SARSA, then clipping at 100 and at 300.
+SCREEN_VARIANTS = ("sarsa-optimism", "sarsa-clip100", "sarsa-clip300")
+#: The grid's cells where default SARSA's greedy path walked the edge on 5 of 5 seeds.
+SCREEN_CELLS = {
+    "eps0.1-batch32-lr3e-4": CELLS["eps0.1-batch32-lr3e-4"],
+    "eps1-0.1-batch32-lr3e-4": {"epsilon": "1->0.1", "batch_size": 32, "learning_rate": 3e-4},
+}
+SCREEN_SEEDS = (700, 701, 702)
 #: The cliff's action that steps into the cliff from the edge row (:data:`benchmarks.robustness.EDGE_ROW`).
 DOWN = 2
 #: The threshold the statistics compare the norms with (SB3's DQN default, SARSA's too).
@@ -122,7 +136,7 @@ def run_one(variant: str, cell_name: str, seed: int) -> dict[str, Any]:
     from sb3_sarsa.exact import greedy_path, transition_table
 
     algo, _ = robustness.VARIANTS[variant]
-    cell = CELLS[cell_name]
+    cell = {**CELLS, **SCREEN_CELLS}[cell_name]
     model, env, _ = robustness.make_model(variant, cell, seed)
     with gradient_norms() as norms:
         model.learn(robustness.TIMESTEPS)
@@ -139,6 +153,7 @@ def run_one(variant: str, cell_name: str, seed: int) -> dict[str, Any]:
         "max_grad_norm": float(model.max_grad_norm),
         "q_start": float(values[START].max()),
         "path_kind": classify_path(path, reached),
+        "value_error": robustness.value_error(values.max(axis=1), "greedy" if algo == "dqn" else "epsilon-greedy"),
         "edge_right": {
             "network": values[states, right].round(3).tolist(),
             "greedy": exact["greedy"][states, right].round(3).tolist(),
@@ -150,6 +165,8 @@ def run_one(variant: str, cell_name: str, seed: int) -> dict[str, Any]:
         "norms_all": norm_statistics(np.asarray(norms)),
         "norms_last_half": norm_statistics(np.asarray(norms[len(norms) // 2 :])),
     }
+    if np.isfinite(model.max_grad_norm):
+        result["norms_last_half_own_level"] = norm_statistics(np.asarray(norms[len(norms) // 2 :]), model.max_grad_norm)
     if algo == "sarsa":
         samples = buffer_transitions(model)
         edge_right = np.isin(samples["states"], states) & (samples["actions"] == right)
@@ -158,11 +175,15 @@ def run_one(variant: str, cell_name: str, seed: int) -> dict[str, Any]:
     return result
 
 
-def load_results() -> list[dict[str, Any]]:
-    """:return: the stored runs, in the order of :data:`CELLS`, then of :data:`CLIPPING_VARIANTS`"""
-    cells, variants = list(CELLS), list(CLIPPING_VARIANTS)
+def load_results(seeds: tuple[int, ...] = (SEED,)) -> list[dict[str, Any]]:
+    """:return: the stored runs on ``seeds``, in the order of their cells, then variants, then seeds"""
+    cells = list({**CELLS, **SCREEN_CELLS})
+    variants = list(dict.fromkeys((*CLIPPING_VARIANTS, *SCREEN_VARIANTS)))
     results = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
-    return sorted(results, key=lambda result: (cells.index(result["cell_name"]), variants.index(result["variant"])))
+    return sorted(
+        (result for result in results if result["seed"] in seeds),
+        key=lambda result: (cells.index(result["cell_name"]), variants.index(result["variant"]), result["seed"]),
+    )
 
 
 SUMMARY = [
@@ -224,8 +245,36 @@ def report(command: str) -> str:
             f"| {result['path_kind']} | {result['q_start']:.2f} | {grid_q_start(grid, result)} |"
         )
     lines.append("")
+    lines += screen_table(load_results(SCREEN_SEEDS))
     lines += discussion_section(RESULTS / "discussion.md")
     return "\n".join(lines)
+
+
+def screen_table(results: list[dict[str, Any]]) -> list[str]:
+    """:return: the screen's section (``--screen``): per cell and variant, what the greedy paths did; none without runs"""
+    if not results:
+        return []
+    lines = [
+        "## A clipping level between 10 and none?",
+        "",
+        f"Produced by `python -m benchmarks.research.clipping --screen --jobs 2`: the cells where default SARSA walked the "
+        f"edge on 5 of 5 grid seeds, seeds {SCREEN_SEEDS[0]}-{SCREEN_SEEDS[-1]} (no report judges them). Fixed before the "
+        f"runs: a level goes on to the grid's seeds if it takes the safe path on at least 5 of the 6 runs and finds the "
+        f"goal on all 6. Clipped: the share of the second half's gradient steps above the run's own level.",
+        "",
+        "| cell | variant | seeds | safe / edge / no goal | value error <= 1 | median fall priced | median clipped |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (cell_name, variant), runs in itertools.groupby(results, key=lambda result: (result["cell_name"], result["variant"])):
+        runs = list(runs)
+        kinds = [sum(run["path_kind"] == kind for run in runs) for kind in ("safe", "edge", "no goal")]
+        clipped = [run.get("norms_last_half_own_level", {}).get("clipped_share", 0.0) for run in runs]
+        lines.append(
+            f"| {cell_name} | {variant} | {', '.join(str(run['seed']) for run in runs)} | {' / '.join(map(str, kinds))} "
+            f"| {sum(run['value_error'] <= 1.0 for run in runs)}/{len(runs)} "
+            f"| {np.median([run['fall_priced'] for run in runs]):.2f} | {np.median(clipped):.1%} |"
+        )
+    return [*lines, ""]
 
 
 def main() -> None:
@@ -234,6 +283,7 @@ def main() -> None:
     )
     parser.add_argument("--variants", nargs="+", default=list(CLIPPING_VARIANTS), choices=CLIPPING_VARIANTS)
     parser.add_argument("--cells", nargs="+", default=list(CELLS), choices=list(CELLS))
+    parser.add_argument("--screen", action="store_true", help="the clipping levels' screen on seeds 700-702 instead")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (at most 2 on a 2-core machine)")
     parser.add_argument("--report-only", action="store_true", help="only write benchmarks/research/clipping/README.md")
     parser.add_argument("--run", nargs=3, metavar=("VARIANT", "CELL", "SEED"), help=argparse.SUPPRESS)
@@ -245,7 +295,10 @@ def main() -> None:
     command = command_line("benchmarks.research.clipping")
     if not args.report_only:
         record_command(RESULTS, command)
-        keys = [(variant, cell_name, SEED) for cell_name in args.cells for variant in args.variants]
+        if args.screen:
+            keys = [(variant, cell, seed) for seed in SCREEN_SEEDS for cell in SCREEN_CELLS for variant in SCREEN_VARIANTS]
+        else:
+            keys = [(variant, cell_name, SEED) for cell_name in args.cells for variant in args.variants]
         runs = pending_runs("benchmarks.research.clipping", keys, result_path)
         run_processes(runs, args.jobs, lambda result: f"fall priced {result['fall_priced']:.2f}, path {result['path_kind']}")
     REPORT.parent.mkdir(exist_ok=True)
