@@ -265,8 +265,9 @@ def screen_table(results: list[dict[str, Any]]) -> list[str]:
         "| cell | variant | seeds | safe / edge / no goal | value error <= 1 | median fall priced | median clipped |",
         "|---|---|---|---|---|---|---|",
     ]
-    for (cell_name, variant), runs in itertools.groupby(results, key=lambda result: (result["cell_name"], result["variant"])):
-        runs = list(runs)
+    groups = itertools.groupby(results, key=lambda result: (result["cell_name"], result["variant"]))
+    for (cell_name, variant), group in groups:
+        runs = list(group)
         kinds = [sum(run["path_kind"] == kind for run in runs) for kind in ("safe", "edge", "no goal")]
         clipped = [run.get("norms_last_half_own_level", {}).get("clipped_share", 0.0) for run in runs]
         lines.append(
