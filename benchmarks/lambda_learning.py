@@ -329,13 +329,18 @@ def steps_cell(comparison: StepComparison) -> str:
     return f"{format_steps(median(ours))} vs {format_steps(median(theirs))} ({difference:+.0f} [{low:+.0f}, {high:+.0f}])"
 
 
+def step_verdict(comparison: StepComparison) -> str:
+    """:return: ``"yes"`` where lambda needs fewer steps (the interval lies below 0), else ``"tie"`` or ``"**no**"``"""
+    return verdict_of_interval(*comparison[-2:], higher_is_better=False)
+
+
 def entry_verdict(chosen: StepComparison, judged: StepComparison | None) -> str:
     """:return: what the entry's return should be by the two comparisons: lambda only where both are wins"""
-    if verdict_of_interval(*chosen[-2:], higher_is_better=False) != "yes":
+    if step_verdict(chosen) != "yes":
         return f"not lambda: no win on seeds {seed_span_of(CHOOSING_SEEDS)}"
     if judged is None:
         return "not judged yet"
-    if verdict_of_interval(*judged[-2:], higher_is_better=False) != "yes":
+    if step_verdict(judged) != "yes":
         return "not lambda: no win on the fresh seeds"
     return LABELS["lambda"]
 
@@ -357,15 +362,16 @@ def entry_checks(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]
     """:return: the rows of the report's table of where lambda enters ``sarsa.yml`` (:func:`entry_judgements`)"""
     from sb3_sarsa.hyperparameters import load_config
 
+    config = load_config()
     rows = []
     for env_id, chosen, judged, fresh in entry_judgements(found):
-        cells = [steps_cell(chosen), verdict_of_interval(*chosen[-2:], higher_is_better=False)]
+        cells = [steps_cell(chosen), step_verdict(chosen)]
         if judged is None:
             cells += ["none", "", ""]
         else:
             seeds = f"{seed_span(fresh['lambda'])} and {seed_span(fresh[judged[0]])}"
-            cells += [seeds, steps_cell(judged), verdict_of_interval(*judged[-2:], higher_is_better=False)]
-        entry = load_config().get(env_id, {})
+            cells += [seeds, steps_cell(judged), step_verdict(judged)]
+        entry = config.get(env_id, {})
         now = f"td_lambda={entry['td_lambda']}" if entry.get("td_lambda") else f"n_steps={entry.get('n_steps', 1)}"
         rows.append(f"| {env_id} | {LABELS[chosen[0]]} | {' | '.join(cells)} | {entry_verdict(chosen, judged)} | `{now}` |")
     return rows
@@ -411,7 +417,7 @@ def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
         f"its sarsa.yml entry should use "
         f"{'lambda' if entry_verdict(chosen, judged) == LABELS['lambda'] else 'its present return'}"
         for env_id, chosen, judged, fresh in entry_judgements(found)
-        if judged is not None and verdict_of_interval(*chosen[-2:], higher_is_better=False) == "yes"
+        if judged is not None and step_verdict(chosen) == "yes"
     ]
     cliff = found.get(CLIFF, {}).get("lambda", [])
     if cliff:
