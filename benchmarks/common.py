@@ -179,10 +179,11 @@ def iqm_with_ci(scores: list[float]) -> tuple[float, float, float]:
 
 
 def difference_interval(
-    ours: list[float], theirs: list[float], statistic: Callable[[Any], float], reps: int = 2000
+    ours: list[float], theirs: list[float], statistic: Callable[[Any], float], reps: int = 2000, level: float = 0.95
 ) -> tuple[float, float, float]:
     """
-    The difference ``statistic(ours) - statistic(theirs)`` with a 95% percentile-bootstrap interval: each
+    The difference ``statistic(ours) - statistic(theirs)`` with a percentile-bootstrap interval (95% unless
+    ``level`` says otherwise): each
     replicate resamples the seeds of each side with replacement, independently (the seeds of two algorithms
     are not paired), from a generator seeded with :data:`BOOTSTRAP_SEED`.
 
@@ -199,7 +200,8 @@ def difference_interval(
         statistic(a[generator.integers(len(a), size=len(a))]) - statistic(b[generator.integers(len(b), size=len(b))])
         for _ in range(reps)
     ]
-    low, high = np.percentile(draws, [2.5, 97.5])
+    tail = 100.0 * (1.0 - level) / 2.0
+    low, high = np.percentile(draws, [tail, 100.0 - tail])
     return float(statistic(a) - statistic(b)), float(low), float(high)
 
 

@@ -28,6 +28,7 @@ is skipped when that file exists, so the command resumes where it stopped. The r
 
 import argparse
 import datetime
+import itertools
 import json
 import pathlib
 from typing import Any
@@ -377,6 +378,86 @@ def entry_checks(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]
     return rows
 
 
+def looks_of(env_id: str, commands: list[str]) -> list[int]:
+    """
+    :param commands: the recorded run commands (``COMMANDS.txt``), oldest first
+    :return: the seed counts at which runs of ``env_id`` were made, in order: each is a look at its targets
+        (a command without ``--envs`` runs every env)
+    """
+    looks: list[int] = []
+    for command in commands:
+        words = command.split()
+        envs = words[words.index("--envs") + 1 :] if "--envs" in words else list(ENVS)
+        envs = list(itertools.takewhile(lambda word: not word.startswith("--"), envs))
+        seeds = int(words[words.index("--seeds") + 1]) if "--seeds" in words else DEFAULT_SEEDS
+        if env_id in envs and seeds not in looks:
+            looks.append(seeds)
+    return looks
+
+
+#: a step target's looks: the env, its seed counts, the target row's comparison, the widened interval's level and
+#: bounds, and the comparison on the last look's seeds alone with their span (``None`` with a single look)
+LookCheck = tuple[str, list[int], StepComparison, float, float, float, tuple[StepComparison, str] | None]
+
+
+def recorded_commands() -> list[str]:
+    history = RESULTS / "COMMANDS.txt"
+    return history.read_text().splitlines() if history.exists() else []
+
+
+def look_checks(found: dict[str, dict[str, list[dict[str, Any]]]], commands: list[str]) -> list[LookCheck]:
+    """
+    :return: per env with a step target: the seed counts it was looked at, its comparison (the target row's,
+        95%), the interval widened for that many looks (Bonferroni: ``1 - 0.05 / looks``), and the comparison on
+        the seeds of the last look alone (made after every earlier look)
+    """
+    checks: list[LookCheck] = []
+    for env_id, best, ours, theirs, difference, low, high in step_comparisons(found):
+        comparison: StepComparison = (best, ours, theirs, difference, low, high)
+        looks = looks_of(env_id, commands)
+        level = 1.0 - 0.05 / max(len(looks), 1)
+        _, wide_low, wide_high = difference_interval(ours, theirs, median, level=level)
+        last = None
+        fresh = runs_on(found[env_id], range(looks[-2], looks[-1])) if len(looks) > 1 else {}
+        if fresh.get("lambda") and fresh.get(best):
+            mine, other = steps_or_budget(fresh["lambda"]), steps_or_budget(fresh[best])
+            last = ((best, mine, other, *difference_interval(mine, other, median)), seed_span(fresh["lambda"]))
+        checks.append((env_id, looks, comparison, level, wide_low, wide_high, last))
+    return checks
+
+
+def looks_rows(checks: list[LookCheck]) -> list[str]:
+    """:return: the rows of the report's table of looks (:func:`look_checks`)"""
+    rows = []
+    for env_id, looks, comparison, level, low, high, last in checks:
+        cells = [
+            env_id,
+            LABELS[comparison[0]],
+            ", ".join(map(str, looks)),
+            f"{comparison[3]:+.0f} [{comparison[4]:+.0f}, {comparison[5]:+.0f}] {step_verdict(comparison)}",
+            f"{100 * level:.2f}%: [{low:+.0f}, {high:+.0f}] {verdict_of_interval(low, high, higher_is_better=False)}",
+            "" if last is None else f"{last[1]}: {steps_cell(last[0])} {step_verdict(last[0])}",
+        ]
+        rows.append(f"| {' | '.join(cells)} |")
+    return rows
+
+
+def looks_caveats(checks: list[LookCheck]) -> list[str]:
+    """:return: for the answer, each step target that is a win at 95% but not once widened for its looks"""
+    caveats = []
+    for env_id, looks, comparison, level, low, high, last in checks:
+        if step_verdict(comparison) != "yes" or verdict_of_interval(low, high, higher_is_better=False) == "yes":
+            continue
+        caveat = (
+            f"{env_id}'s target was looked at after {', '.join(map(str, looks))} seeds: widened for {len(looks)} looks "
+            f"({100 * level:.2f}%) its interval is [{low:+.0f}, {high:+.0f}], a tie"
+        )
+        if last is not None:
+            caveat += f"; on seeds {last[1]} alone, which no earlier look saw, {medians_against(last[0])}"
+        caveats.append(caveat)
+    return caveats
+
+
 def beside_targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     """
     :return: per env with a step target, lambda against the variant its target row names (the better other by
@@ -419,6 +500,7 @@ def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
         for env_id, chosen, judged, fresh in entry_judgements(found)
         if judged is not None and step_verdict(chosen) == "yes"
     ]
+    parts += looks_caveats(look_checks(found, recorded_commands()))
     cliff = found.get(CLIFF, {}).get("lambda", [])
     if cliff:
         parts.append(
@@ -466,6 +548,18 @@ def report(command: str) -> str:
         "| target | measured | met |",
         "|---|---|---|",
         *targets(found),
+        "",
+        "## How often the step targets were looked at",
+        "",
+        "Each `--seeds` count of the recorded commands is a look at the step targets: with several looks, a 95% "
+        "interval that excludes 0 at one of them is likelier by chance than 5%. Beside the target row's interval: "
+        "the interval widened for the number of looks (Bonferroni), and the seeds of the last look alone, which no "
+        "earlier look saw.",
+        "",
+        "| env | against | looks (seeds per variant) | all seeds, 95% | all seeds, widened for the looks "
+        "| the last look's seeds alone, 95% |",
+        "|---|---|---|---|---|---|",
+        *looks_rows(look_checks(found, recorded_commands())),
         "",
         "## Beside the step targets",
         "",

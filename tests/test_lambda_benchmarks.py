@@ -271,3 +271,64 @@ def test_a_variant_keeps_only_its_own_return_when_the_entry_has_lambda(monkeypat
     # the report's last column reads the entry's lambda
     runs = {variant: [gym_run(variant, seed, 20_000) for seed in range(3)] for variant in ("lambda", "n3")}
     assert lambda_learning.entry_checks({"MountainCar-v0": runs})[0].endswith("| `td_lambda=0.8` |")
+
+
+def test_the_looks_at_a_step_target_are_read_from_the_recorded_commands() -> None:
+    commands = [
+        "python -m benchmarks.lambda_learning --envs CliffWalking-v1 MountainCar-v0 --seeds 10 --jobs 2",
+        "python -m benchmarks.lambda_learning --envs LunarLander-v3 --seeds 10 --jobs 1",
+        "python -m benchmarks.lambda_learning --envs LunarLander-v3 --variants lambda n3 --seeds 30 --jobs 2",
+        "python -m benchmarks.lambda_learning --jobs 2",  # every env, the default 10 seeds: not a new look
+        "python -m benchmarks.lambda_learning --envs MountainCar-v0 --variants lambda n3 --seeds 20 --jobs 2",
+    ]
+    assert lambda_learning.looks_of("LunarLander-v3", commands) == [10, 30]
+    assert lambda_learning.looks_of("MountainCar-v0", commands) == [10, 20]
+    assert lambda_learning.looks_of("Acrobot-v1", commands) == [10]
+    assert lambda_learning.looks_of("Acrobot-v1", []) == []
+
+
+def test_a_step_target_looked_at_often_is_widened_and_judged_on_its_last_looks_seeds_alone() -> None:
+    from benchmarks.common import difference_interval, median
+
+    def runs(lambda_steps: int, n3_steps: int, seeds: range) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "lambda": [gym_run("lambda", seed, lambda_steps + 1_000 * (seed % 7)) for seed in seeds],
+            "n3": [gym_run("n3", seed, n3_steps + 1_000 * (seed % 5)) for seed in seeds],
+        }
+
+    # seeds 0-29 a near tie, seeds 30-39 a clear win
+    first, last = runs(30_000, 33_000, range(30)), runs(20_000, 60_000, range(30, 40))
+    found = {"MountainCar-v0": {variant: first[variant] + last[variant] for variant in first}}
+    commands = [f"python -m benchmarks.lambda_learning --envs MountainCar-v0 --seeds {seeds}" for seeds in (10, 20, 30, 40)]
+    ((env_id, looks, comparison, level, low, high, fresh),) = lambda_learning.look_checks(found, commands)
+    assert (env_id, looks, level) == ("MountainCar-v0", [10, 20, 30, 40], 1.0 - 0.05 / 4)
+    assert (low, high) == difference_interval(comparison[1], comparison[2], median, level=level)[1:]
+    assert low <= comparison[4] and comparison[5] <= high  # wider than the 95% interval
+    assert fresh is not None and fresh[1] == "30-39"
+    assert fresh[0][1] == lambda_learning.steps_or_budget(last["lambda"])  # the last look's seeds only
+    (row,) = lambda_learning.looks_rows(lambda_learning.look_checks(found, commands))
+    assert row.startswith("| MountainCar-v0 | `n_steps=3` | 10, 20, 30, 40 | ")
+    assert "| 98.75%: [" in row and "| 30-39: 23000 vs 62000 (-39000 [" in row and row.endswith("yes |")
+    # a caveat in the answer only where the 95% win does not survive the widening
+    win: lambda_learning.StepComparison = ("n3", [1.0, 2.0], [3.0, 4.0], -2.0, -3.0, -1.0)
+    caveats = lambda_learning.looks_caveats([("LunarLander-v3", [10, 20], win, 0.975, -3.5, 0.0, (win, "10-19"))])
+    assert caveats == [
+        "LunarLander-v3's target was looked at after 10, 20 seeds: widened for 2 looks (97.50%) its interval is "
+        "[-4, +0], a tie; on seeds 10-19 alone, which no earlier look saw, a median 2 steps against 4 for "
+        "`n_steps=3` (yes, [-3, -1])"
+    ]
+    assert lambda_learning.looks_caveats([("LunarLander-v3", [10, 20], win, 0.975, -3.5, -0.5, None)]) == []
+    tie = ("n3", [1.0, 2.0], [3.0, 4.0], -2.0, -3.0, +1.0)
+    assert lambda_learning.looks_caveats([("LunarLander-v3", [10, 20], tie, 0.975, -3.5, 2.0, None)]) == []
+    single = lambda_learning.look_checks(found, commands[-1:])
+    assert single[0][3] == 0.95 and single[0][6] is None and lambda_learning.looks_caveats(single) == []
+
+
+def test_a_wider_level_gives_a_wider_bootstrap_interval_from_the_same_draws() -> None:
+    from benchmarks.common import difference_interval, median
+
+    ours, theirs = [1.0, 2.0, 3.0, 4.0, 9.0], [2.0, 3.0, 5.0, 8.0, 13.0]
+    assert difference_interval(ours, theirs, median) == difference_interval(ours, theirs, median, level=0.95)
+    _, low, high = difference_interval(ours, theirs, median)
+    _, wide_low, wide_high = difference_interval(ours, theirs, median, level=0.99)
+    assert wide_low <= low and high <= wide_high and (wide_low, wide_high) != (low, high)
