@@ -289,3 +289,33 @@ def test_the_clipping_screen_counts_each_cell_and_level_by_hand() -> None:
     )
     assert "| c | sarsa-clip100 | 700, 701, 702 | 1 / 1 / 1 | 1/3 | 0.30 | 20.0% |" in lines
     assert "| c | sarsa-noclip | 700 | 1 / 0 / 0 | 1/1 | 1.20 | 0.0% |" in lines
+
+
+def test_the_robustness_targets_read_a_cell_with_fewer_goals_by_its_interval() -> None:
+    from benchmarks import robustness
+
+    def records(variant: str, goals: dict[int, int]) -> list[dict[str, Any]]:
+        """five runs per cell, ``goals[cell index]`` of them (5 unless given) reaching the goal"""
+        found = []
+        for index, cell in enumerate(robustness.cells()):
+            for seed in robustness.SEEDS:
+                reached = seed - robustness.SEEDS[0] < goals.get(index, 5)
+                kind = "safe" if reached else "no goal"
+                found.append({"variant": variant, "cell": cell, "seed": seed, "reached_goal": reached, "path_kind": kind})
+                found[-1].update({"value_error": 0.1 if reached else 50.0, "q_start": -16.5, "online_last": -20.0})
+        return found
+
+    first = robustness.cell_label(robustness.cells()[0])
+    dqn = records("dqn", {})
+
+    def per_cell_row(goals: dict[int, int]) -> str:
+        rows = robustness.targets({robustness.DEFAULT_VARIANT: records("sarsa-optimism", goals), "dqn": dqn})
+        (row,) = [row for row in rows if row.startswith("| in every cell")]
+        return row
+
+    assert per_cell_row({}).endswith("| every cell | yes |")
+    # one seed short in one cell: within the noise of 5 seeds against 5
+    assert per_cell_row({0: 4}).endswith(f"| fewer in 1 of 8: {first}: 4/5 vs 5/5 (-0.20 [-0.60, +0.00]) | tie |")
+    # three short: the interval lies below 0
+    assert per_cell_row({0: 4, 1: 2}).endswith("[-1.00, -0.20]) | **no** |")
+    assert "fewer in 2 of 8: " in per_cell_row({0: 4, 1: 2})
