@@ -483,8 +483,11 @@ def beside_targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[st
     return rows
 
 
-def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
-    """:return: the report's opening: question, answer (from the records) and command"""
+def summary(found: dict[str, dict[str, list[dict[str, Any]]]], commands: list[str]) -> list[str]:
+    """
+    :param commands: the recorded run commands (:func:`recorded_commands`), for the looks at each step target
+    :return: the report's opening: question, answer (from the records) and command
+    """
     parts = [
         f"on {env_id} lambda reached the threshold after {medians_against(comparison)}"
         for env_id, *comparison in step_comparisons(found)
@@ -500,7 +503,7 @@ def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
         for env_id, chosen, judged, fresh in entry_judgements(found)
         if judged is not None and step_verdict(chosen) == "yes"
     ]
-    parts += looks_caveats(look_checks(found, recorded_commands()))
+    parts += looks_caveats(look_checks(found, commands))
     cliff = found.get(CLIFF, {}).get("lambda", [])
     if cliff:
         parts.append(
@@ -526,10 +529,11 @@ def summary(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
 
 def report(command: str) -> str:
     found = load_results()
+    commands = recorded_commands()
     lines = [
         "# SARSA(lambda) against one-step and n-step SARSA",
         "",
-        *summary(found),
+        *summary(found, commands),
         "",
         f"Written by `{command}`, {datetime.date.today().isoformat()}. {produced_by(RESULTS)}",
         "",
@@ -559,7 +563,7 @@ def report(command: str) -> str:
         "| env | against | looks (seeds per variant) | all seeds, 95% | all seeds, widened for the looks "
         "| the last look's seeds alone, 95% |",
         "|---|---|---|---|---|---|",
-        *looks_rows(look_checks(found, recorded_commands())),
+        *looks_rows(look_checks(found, commands)),
         "",
         "## Beside the step targets",
         "",

@@ -119,7 +119,7 @@ def test_the_answer_names_what_has_not_run_yet() -> None:
         "Acrobot-v1": {"one-step": [gym_run("one-step", 0, 20_000)], "n3": [gym_run("n3", 0, 20_000)]},
         "LunarLander-v3": {"lambda": [gym_run("lambda", 0, 20_000)]},
     }
-    answer = lambda_learning.summary(found)[1]
+    answer = lambda_learning.summary(found, [])[1]
     assert answer.endswith(
         "(not run yet: CliffWalking-v1, MountainCar-v0, LunarLander-v3 one-step and `n_steps=3`, Acrobot-v1 lambda 0.8)."
     )
@@ -196,7 +196,7 @@ def test_an_env_without_a_step_target_is_compared_in_the_answer_only() -> None:
     }
     found = {"Acrobot-v1": acrobot}
     assert lambda_learning.targets(found) == []
-    answer = lambda_learning.summary(found)[1]
+    answer = lambda_learning.summary(found, [])[1]
     assert "On Acrobot-v1 (no target) a median 10000 steps against 20000 for `n_steps=3` (yes, [-10000, -10000])" in answer
 
 
@@ -245,14 +245,14 @@ def test_lambda_enters_an_entry_only_where_it_wins_on_the_choosing_and_on_the_fr
     assert "| yes | 10-13 and 10-13 | 31150 vs 51150 (-20000 [" in row and row.endswith("| lambda 0.8 | `n_steps=3` |")
     assert (
         "on MountainCar-v0's seeds 10-13, which chose nothing, lambda took a median 31150 steps against 51150 "
-        "for `n_steps=3` (yes, " in lambda_learning.summary({"MountainCar-v0": both})[1]
+        "for `n_steps=3` (yes, " in lambda_learning.summary({"MountainCar-v0": both}, [])[1]
     )
     # the target row counts every seed; the choice counts only seeds 0-9 (here a tie on the fresh seeds)
     tied = runs(50_000, 50_000, range(10, 14))
     both = {variant: won[variant] + tied[variant] for variant in won}
     (row,) = lambda_learning.entry_checks({"MountainCar-v0": both})
     assert row.endswith("| tie | not lambda: no win on the fresh seeds | `n_steps=3` |")
-    assert "its sarsa.yml entry should use its present return" in lambda_learning.summary({"MountainCar-v0": both})[1]
+    assert "its sarsa.yml entry should use its present return" in lambda_learning.summary({"MountainCar-v0": both}, [])[1]
     # a tie on the choosing seeds: the fresh seeds are shown, and cannot make lambda the entry's return
     first_tie = runs(40_000, 40_000, choosing)
     both = {variant: first_tie[variant] + fresh[variant] for variant in won}
