@@ -300,6 +300,14 @@ def fresh_seeds(variants: dict[str, list[dict[str, Any]]]) -> range:
 StepComparison = tuple[str, list[float], list[float], float, float, float]
 
 
+def lambda_against(variants: dict[str, list[dict[str, Any]]], other: str) -> StepComparison | None:
+    """:return: lambda against ``other`` on steps to threshold in ``variants`` (``None`` if either has no runs)"""
+    if not variants.get("lambda") or not variants.get(other):
+        return None
+    ours, theirs = steps_or_budget(variants["lambda"]), steps_or_budget(variants[other])
+    return (other, ours, theirs, *difference_interval(ours, theirs, median))
+
+
 def entry_judgements(
     found: dict[str, dict[str, list[dict[str, Any]]]],
 ) -> list[tuple[str, StepComparison, StepComparison | None, dict[str, list[dict[str, Any]]]]]:
@@ -317,11 +325,7 @@ def entry_judgements(
             continue
         best = comparison[0][1]
         fresh = runs_on(found[env_id], fresh_seeds(found[env_id]))
-        judged = None
-        if fresh.get("lambda") and fresh.get(best):
-            ours, theirs = steps_or_budget(fresh["lambda"]), steps_or_budget(fresh[best])
-            judged = (best, ours, theirs, *difference_interval(ours, theirs, median))
-        judgements.append((env_id, comparison[0][1:], judged, fresh))
+        judgements.append((env_id, comparison[0][1:], lambda_against(fresh, best), fresh))
     return judgements
 
 
@@ -417,11 +421,9 @@ def look_checks(found: dict[str, dict[str, list[dict[str, Any]]]], commands: lis
         looks = looks_of(env_id, commands)
         level = 1.0 - 0.05 / max(len(looks), 1)
         _, wide_low, wide_high = difference_interval(ours, theirs, median, level=level)
-        last = None
         fresh = runs_on(found[env_id], range(looks[-2], looks[-1])) if len(looks) > 1 else {}
-        if fresh.get("lambda") and fresh.get(best):
-            mine, other = steps_or_budget(fresh["lambda"]), steps_or_budget(fresh[best])
-            last = ((best, mine, other, *difference_interval(mine, other, median)), seed_span(fresh["lambda"]))
+        judged = lambda_against(fresh, best)
+        last = None if judged is None else (judged, seed_span(fresh["lambda"]))
         checks.append((env_id, looks, comparison, level, wide_low, wide_high, last))
     return checks
 
@@ -483,9 +485,9 @@ def beside_targets(found: dict[str, dict[str, list[dict[str, Any]]]]) -> list[st
     return rows
 
 
-def summary(found: dict[str, dict[str, list[dict[str, Any]]]], commands: list[str]) -> list[str]:
+def summary(found: dict[str, dict[str, list[dict[str, Any]]]], checks: list[LookCheck]) -> list[str]:
     """
-    :param commands: the recorded run commands (:func:`recorded_commands`), for the looks at each step target
+    :param checks: the looks at each step target (:func:`look_checks`), for their caveats
     :return: the report's opening: question, answer (from the records) and command
     """
     parts = [
@@ -503,7 +505,7 @@ def summary(found: dict[str, dict[str, list[dict[str, Any]]]], commands: list[st
         for env_id, chosen, judged, fresh in entry_judgements(found)
         if judged is not None and step_verdict(chosen) == "yes"
     ]
-    parts += looks_caveats(look_checks(found, commands))
+    parts += looks_caveats(checks)
     cliff = found.get(CLIFF, {}).get("lambda", [])
     if cliff:
         parts.append(
@@ -529,11 +531,11 @@ def summary(found: dict[str, dict[str, list[dict[str, Any]]]], commands: list[st
 
 def report(command: str) -> str:
     found = load_results()
-    commands = recorded_commands()
+    checks = look_checks(found, recorded_commands())
     lines = [
         "# SARSA(lambda) against one-step and n-step SARSA",
         "",
-        *summary(found, commands),
+        *summary(found, checks),
         "",
         f"Written by `{command}`, {datetime.date.today().isoformat()}. {produced_by(RESULTS)}",
         "",
@@ -563,7 +565,7 @@ def report(command: str) -> str:
         "| env | against | looks (seeds per variant) | all seeds, 95% | all seeds, widened for the looks "
         "| the last look's seeds alone, 95% |",
         "|---|---|---|---|---|---|",
-        *looks_rows(look_checks(found, commands)),
+        *looks_rows(checks),
         "",
         "## Beside the step targets",
         "",
