@@ -423,9 +423,18 @@ LABELS = {
 }
 
 
+def goal_difference(sarsa: list[dict[str, Any]], dqn: list[dict[str, Any]]) -> tuple[str, float, float, float]:
+    """:return: both goal counts (``"4/5 vs 5/5"``) and SARSA's goal rate minus DQN's, with its 95% bootstrap interval"""
+    from benchmarks.compare import difference_interval, mean
+
+    ours = [float(record["reached_goal"]) for record in sarsa]
+    theirs = [float(record["reached_goal"]) for record in dqn]
+    return (f"{int(sum(ours))}/{len(ours)} vs {int(sum(theirs))}/{len(theirs)}", *difference_interval(ours, theirs, mean))
+
+
 def targets(found: dict[str, list[dict[str, Any]]], variant: str = DEFAULT_VARIANT) -> list[str]:
     """:return: the targets table's rows for one SARSA variant (by default the package's default)"""
-    from benchmarks.compare import difference_interval, mean, verdict_of_interval
+    from benchmarks.compare import verdict_of_interval
 
     sarsa = found.get(variant, [])
     if not sarsa:
@@ -447,13 +456,9 @@ def targets(found: dict[str, list[dict[str, Any]]], variant: str = DEFAULT_VARIA
         for label, records in by_cell(sarsa).items():
             if not records or not dqn_cells[label]:
                 continue
-            ours = [float(record["reached_goal"]) for record in records]
-            theirs = [float(record["reached_goal"]) for record in dqn_cells[label]]
-            if mean(ours) < mean(theirs):
-                difference, low, high = difference_interval(ours, theirs, mean)
-                worse.append(
-                    (label, f"{int(sum(ours))}/{len(ours)} vs {int(sum(theirs))}/{len(theirs)}", difference, low, high)
-                )
+            counts, difference, low, high = goal_difference(records, dqn_cells[label])
+            if difference < 0.0:
+                worse.append((label, counts, difference, low, high))
         verdicts = [verdict_of_interval(low, high) for *_, low, high in worse]
         rows.append(
             (
@@ -467,18 +472,12 @@ def targets(found: dict[str, list[dict[str, Any]]], variant: str = DEFAULT_VARIA
                 "yes" if not worse else "**no**" if "**no**" in verdicts else "tie",
             )
         )
-        ours = [float(record["reached_goal"]) for record in sarsa]
-        theirs = [float(record["reached_goal"]) for record in found["dqn"]]
-        difference, low, high = difference_interval(ours, theirs, mean)
-        verdict = verdict_of_interval(low, high)
-        measured = (
-            f"{int(sum(ours))}/{len(ours)} vs {int(sum(theirs))}/{len(theirs)} ({difference:+.3f} [{low:+.3f}, {high:+.3f}])"
-        )
+        counts, difference, low, high = goal_difference(sarsa, found["dqn"])
         rows.append(
             (
                 "over the grid, goal found at least as often as DQN (95% bootstrap interval of the difference)",
-                measured,
-                verdict,
+                f"{counts} ({difference:+.3f} [{low:+.3f}, {high:+.3f}])",
+                verdict_of_interval(low, high),
             )
         )
     return [

@@ -63,6 +63,8 @@ SCREEN_CELLS = {
     "eps1-0.1-batch32-lr3e-4": {"epsilon": "1->0.1", "batch_size": 32, "learning_rate": 3e-4},
 }
 SCREEN_SEEDS = (700, 701, 702)
+#: Every cell a run of this diagnostic can be in, by name
+ALL_CELLS = {**CELLS, **SCREEN_CELLS}
 #: The cliff's action that steps into the cliff from the edge row (:data:`benchmarks.robustness.EDGE_ROW`).
 DOWN = 2
 #: The threshold the statistics compare the norms with (SB3's DQN default, SARSA's too).
@@ -136,13 +138,14 @@ def run_one(variant: str, cell_name: str, seed: int) -> dict[str, Any]:
     from sb3_sarsa.exact import greedy_path, transition_table
 
     algo, _ = robustness.VARIANTS[variant]
-    cell = {**CELLS, **SCREEN_CELLS}[cell_name]
+    cell = ALL_CELLS[cell_name]
     model, env, _ = robustness.make_model(variant, cell, seed)
     with gradient_norms() as norms:
         model.learn(robustness.TIMESTEPS)
     values = robustness.q_table(model)
     path, reached = greedy_path(transition_table(env), values, START, TIME_LIMIT)
     exact = exact_values()
+    last_half = np.asarray(norms[len(norms) // 2 :])
     states, right = list(robustness.EDGE_ROW), robustness.RIGHT
     result: dict[str, Any] = {
         "variant": variant,
@@ -163,10 +166,10 @@ def run_one(variant: str, cell_name: str, seed: int) -> dict[str, Any]:
             values[states, right], exact["greedy"][states, right], exact["epsilon-greedy"][states, right]
         ),
         "norms_all": norm_statistics(np.asarray(norms)),
-        "norms_last_half": norm_statistics(np.asarray(norms[len(norms) // 2 :])),
+        "norms_last_half": norm_statistics(last_half),
     }
     if np.isfinite(model.max_grad_norm):
-        result["norms_last_half_own_level"] = norm_statistics(np.asarray(norms[len(norms) // 2 :]), model.max_grad_norm)
+        result["norms_last_half_own_level"] = norm_statistics(last_half, model.max_grad_norm)
     if algo == "sarsa":
         samples = buffer_transitions(model)
         edge_right = np.isin(samples["states"], states) & (samples["actions"] == right)
@@ -177,7 +180,7 @@ def run_one(variant: str, cell_name: str, seed: int) -> dict[str, Any]:
 
 def load_results(seeds: tuple[int, ...] = (SEED,)) -> list[dict[str, Any]]:
     """:return: the stored runs on ``seeds``, in the order of their cells, then variants, then seeds"""
-    cells = list({**CELLS, **SCREEN_CELLS})
+    cells = list(ALL_CELLS)
     variants = list(dict.fromkeys((*CLIPPING_VARIANTS, *SCREEN_VARIANTS)))
     results = [json.loads(path.read_text()) for path in sorted(RESULTS.glob("*.json"))]
     return sorted(
